@@ -1,0 +1,268 @@
+"""Reads MNIST into train, validation and test sets, as TensorFlow 1's
+tensorflow.examples.tutorials.mnist.input_data did before TensorFlow 2 removed it.
+
+Only numpy is needed: reading the data does not load TensorFlow.
+"""
+import collections
+import hashlib
+import math
+import os
+import tempfile
+import urllib.error
+import urllib.request
+import zlib
+from functools import cached_property
+
+import numpy as np
+
+DEFAULT_SOURCE_URLS = (
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+)
+TRAIN_IMAGES = "train-images-idx3-ubyte.gz"
+TRAIN_LABELS = "train-labels-idx1-ubyte.gz"
+TEST_IMAGES = "t10k-images-idx3-ubyte.gz"
+TEST_LABELS = "t10k-labels-idx1-ubyte.gz"
+# The published files' SHA-256: a download is kept only if it matches.
+SHA256 = {
+    TRAIN_IMAGES: "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+    TRAIN_LABELS: "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+    TEST_IMAGES: "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+    TEST_LABELS: "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+}
+IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
+IMAGE_SIZE = 28
+NUM_CLASSES = 10
+DOWNLOAD_TIMEOUT_SECONDS = 30
+
+Datasets = collections.namedtuple("Datasets", ["train", "validation", "test"])
+
+
+class MnistDataError(ValueError):
+    """A data file is missing, unreadable or not MNIST's idx format; the message names it."""
+
+
+class DataSet:
+    """One split of MNIST: its images, its labels and batches drawn in shuffled order."""
+
+    def __init__(self, pixels, labels, dtype=np.float32, reshape=True, seed=None):
+        """pixels: uint8 array (n, 28, 28); labels: class ids (n,) or one-hot rows (n, 10)."""
+        dtype = np.dtype(getattr(dtype, "as_numpy_dtype", dtype))  # tf.float32 works too
+        if dtype not in (np.float32, np.uint8):
+            raise TypeError(f"Invalid image dtype {dtype}, expected uint8 or float32")
+        # Pixels stay uint8 (a quarter of float32's memory); batches are converted as drawn.
+        self._pixels = pixels.reshape(len(pixels), math.prod(pixels.shape[1:])) if reshape else pixels[..., np.newaxis]
+        self._dtype = dtype
+        self.labels = labels
+        self.num_examples = len(pixels)
+        self.epochs_completed = 0
+        self._random = np.random.default_rng(seed)
+        self._order = None
+        self._index_in_epoch = 0
+
+    @cached_property
+    def images(self):
+        return self._convert(self._pixels)
+
+    def _convert(self, pixels):
+        if self._dtype == np.uint8:
+            return pixels
+        # TensorFlow 1 scaled by multiplying with 1/255, which is not always x/255 in float32.
+        return np.multiply(pixels, np.float32(1.0 / 255.0), dtype=np.float32)
+
+    def _new_epoch_order(self, shuffle):
+        return self._random.permutation(self.num_examples) if shuffle else np.arange(self.num_examples)
+
+    def next_batch(self, batch_size, shuffle=True):
+        """The next batch_size examples; an epoch's last batch is topped up from the next epoch."""
+        if not 0 < batch_size <= self.num_examples:
+            raise ValueError(f"batch_size must be between 1 and {self.num_examples}, got {batch_size}")
+        if self._order is None:
+            self._order = self._new_epoch_order(shuffle)
+        start = self._index_in_epoch
+        if start + batch_size <= self.num_examples:
+            self._index_in_epoch += batch_size
+            chosen = self._order[start : self._index_in_epoch]
+        else:
+            rest_of_epoch = self._order[start:]
+            self.epochs_completed += 1
+            self._order = self._new_epoch_order(shuffle)
+            self._index_in_epoch = batch_size - len(rest_of_epoch)
+            chosen = np.concatenate([rest_of_epoch, self._order[: self._index_in_epoch]])
+        return self._convert(self._pixels[chosen]), self.labels[chosen]
+
+
+def read_data_sets(
+    train_dir,
+    one_hot=False,
+    dtype=np.float32,
+    reshape=True,
+    validation_size=5000,
+    seed=None,
+    source_url=None,
+):
+    """Read the four MNIST files in train_dir, downloading any that are missing.
+
+    Validation is the first validation_size training examples and train the rest.
+    source_url is one mirror URL or a list of them, tried in order.
+    """
+    mirrors = _mirror_list(source_url)
+    train_pixels, train_labels = _read_pair(train_dir, TRAIN_IMAGES, TRAIN_LABELS, mirrors)
+    test_pixels, test_labels = _read_pair(train_dir, TEST_IMAGES, TEST_LABELS, mirrors)
+    if not 0 <= validation_size <= len(train_pixels):
+        raise ValueError(
+            f"validation size must be between 0 and {len(train_pixels)} "
+            f"(the number of training images), got {validation_size}"
+        )
+    if one_hot:
+        train_labels, test_labels = _one_hot(train_labels), _one_hot(test_labels)
+
+    def split(pixels, labels):
+        return DataSet(pixels, labels, dtype=dtype, reshape=reshape, seed=seed)
+
+    return Datasets(
+        train=split(train_pixels[validation_size:], train_labels[validation_size:]),
+        validation=split(train_pixels[:validation_size], train_labels[:validation_size]),
+        test=split(test_pixels, test_labels),
+    )
+
+
+def _mirror_list(source_url):
+    urls = DEFAULT_SOURCE_URLS if source_url is None else source_url
+    urls = [urls] if isinstance(urls, str) else list(urls)
+    return [url if url.endswith("/") else url + "/" for url in urls]
+
+
+def _one_hot(labels):
+    return np.eye(NUM_CLASSES, dtype=np.float32)[labels]
+
+
+def _read_pair(directory, images_name, labels_name, mirrors):
+    """The pixels and labels of one split, checked against each other."""
+    images_path = os.path.join(directory, images_name)
+    labels_path = os.path.join(directory, labels_name)
+    pixels = _read_idx(images_path, IMAGE_MAGIC, mirrors)
+    labels = _read_idx(labels_path, LABEL_MAGIC, mirrors)
+    if pixels.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
+        raise MnistDataError(
+            f"{images_path}: images are {pixels.shape[1]}x{pixels.shape[2]} pixels, "
+            f"MNIST's are {IMAGE_SIZE}x{IMAGE_SIZE}; use data in MNIST's format"
+        )
+    if len(labels) != len(pixels):
+        raise MnistDataError(
+            f"{labels_path}: holds {len(labels)} labels but {images_path} holds "
+            f"{len(pixels)} images; the two files must come from the same data set"
+        )
+    if len(labels) and labels.max() >= NUM_CLASSES:
+        index = int(np.argmax(labels >= NUM_CLASSES))
+        raise MnistDataError(
+            f"{labels_path}: label {labels[index]} at position {index} is not a digit "
+            f"0-{NUM_CLASSES - 1}; the file is damaged or not an MNIST label file"
+        )
+    return pixels, labels
+
+
+def _read_idx(path, magic, mirrors):
+    """The uint8 array in one gzipped idx file, downloading the file first if it is missing."""
+    if not os.path.lexists(path):
+        _download(path, mirrors)
+    print("Extracting", path)
+    data = _gunzip(path)
+    ndim = 3 if magic == IMAGE_MAGIC else 1
+    header_size = 4 * (1 + ndim)
+    header = np.frombuffer(data, ">u4", count=min(len(data) // 4, 1 + ndim))
+    if len(header) == 0 or header[0] not in (IMAGE_MAGIC, LABEL_MAGIC):
+        raise MnistDataError(f"{path}: is not an MNIST idx file (no idx header); replace it with one")
+    if header[0] != magic:
+        holds, expected = ("labels", "images") if magic == IMAGE_MAGIC else ("images", "labels")
+        raise MnistDataError(
+            f"{path}: holds {holds}, not {expected}; check that the files are not swapped or misnamed"
+        )
+    if len(data) < header_size:
+        raise MnistDataError(f"{path}: ends inside its idx header; the file is truncated, replace it")
+    shape = tuple(int(size) for size in header[1:])
+    payload = len(data) - header_size
+    if payload != math.prod(shape):
+        raise MnistDataError(
+            f"{path}: header announces {' x '.join(map(str, shape))} = {math.prod(shape)} bytes "
+            f"of data but the file holds {payload}; the file is damaged, replace it"
+        )
+    return np.frombuffer(data, np.uint8, offset=header_size).reshape(shape)
+
+
+def _gunzip(path):
+    try:
+        with open(path, "rb") as file:
+            compressed = file.read()
+    except OSError as error:
+        raise MnistDataError(f"{path}: cannot be read ({error.strerror}); check the path and its permissions") from None
+    if not compressed:
+        raise MnistDataError(f"{path}: is empty; delete it to download it again, or replace it")
+    if compressed[:2] != b"\x1f\x8b":
+        raise MnistDataError(f"{path}: is not a gzip file; MNIST files are gzipped idx files, replace it")
+    try:
+        # One zlib call is much faster than reading through gzip.open; 16 selects the gzip wrapper.
+        return zlib.decompress(compressed, wbits=16 + zlib.MAX_WBITS)
+    except zlib.error as error:
+        raise MnistDataError(
+            f"{path}: is a truncated or damaged gzip file ({error}); delete it to download it again, or replace it"
+        ) from None
+
+
+def _download(path, mirrors):
+    """Fetch path's file from the first mirror whose bytes match the published SHA-256.
+
+    Each attempt writes to a temporary file beside path that is renamed into place only
+    when complete and verified, so no half-written file is ever left under the real name.
+    """
+    directory, name = os.path.split(path)
+    try:
+        os.makedirs(directory or ".", exist_ok=True)
+        partial = tempfile.NamedTemporaryFile(dir=directory or ".", prefix=name + ".", suffix=".part", delete=False)
+    except OSError as error:
+        raise MnistDataError(
+            f"{path}: is missing and cannot be downloaded into {directory or '.'} ({error.strerror}); "
+            "make the directory writable, or copy the file there by hand"
+        ) from None
+    failures = []
+    try:
+        with partial:
+            for mirror in mirrors:
+                url = mirror + name
+                try:
+                    _fetch(url, partial, SHA256[name])
+                except (OSError, ValueError) as error:
+                    failures.append(f"{url} ({_reason(error)})")
+                    continue
+                partial.close()
+                os.replace(partial.name, path)
+                print(f"Successfully downloaded {name} {os.path.getsize(path)} bytes.")
+                return
+    finally:
+        if os.path.exists(partial.name):
+            os.remove(partial.name)
+    raise MnistDataError(
+        f"{path}: is missing and could not be downloaded: {'; '.join(failures) or 'no mirror given'}; "
+        "copy the file there by hand, or name a working mirror with --source-url"
+    )
+
+
+def _fetch(url, file, sha256):
+    """Write url's bytes to file, raising ValueError if they do not hash to sha256."""
+    file.seek(0)
+    file.truncate()
+    digest = hashlib.sha256()
+    with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_SECONDS) as response:
+        while chunk := response.read(1 << 20):
+            digest.update(chunk)
+            file.write(chunk)
+    if digest.hexdigest() != sha256:
+        raise ValueError("the bytes do not match the published SHA-256")
+
+
+def _reason(error):
+    if isinstance(error, urllib.error.HTTPError):
+        return f"HTTP {error.code} {error.reason}"
+    if isinstance(error, urllib.error.URLError):
+        return str(error.reason)
+    return str(error)

@@ -1,0 +1,78 @@
+import gzip
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from data_set import input_data
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHIPPED_DATA = os.path.join(REPO, "data_set")
+MNIST_FILES = (input_data.TRAIN_IMAGES, input_data.TRAIN_LABELS, input_data.TEST_IMAGES, input_data.TEST_LABELS)
+
+
+def idx_bytes(magic, array):
+    """An idx file's bytes: magic, then each dimension, as big-endian uint32, then the uint8 data."""
+    header = np.array([magic, *array.shape], dtype=">u4").tobytes()
+    return header + np.ascontiguousarray(array, dtype=np.uint8).tobytes()
+
+
+def write_gz(path, content):
+    with open(path, "wb") as file:
+        file.write(gzip.compress(content))
+
+
+def write_mnist_like(directory, train_count=100, test_count=30, seed=0):
+    """Write the four files for a small, random data set in MNIST's format; return its arrays."""
+    random = np.random.default_rng(seed)
+    arrays = {}
+    for images_name, labels_name, count in (
+        (input_data.TRAIN_IMAGES, input_data.TRAIN_LABELS, train_count),
+        (input_data.TEST_IMAGES, input_data.TEST_LABELS, test_count),
+    ):
+        arrays[images_name] = random.integers(0, 256, (count, 28, 28), dtype=np.uint8)
+        arrays[labels_name] = random.integers(0, 10, count, dtype=np.uint8)
+        write_gz(os.path.join(directory, images_name), idx_bytes(input_data.IMAGE_MAGIC, arrays[images_name]))
+        write_gz(os.path.join(directory, labels_name), idx_bytes(input_data.LABEL_MAGIC, arrays[labels_name]))
+    return arrays
+
+
+def snapshot(directory):
+    """Every file under directory with its bytes, to show that a failed run changed nothing."""
+    files = {}
+    for root, _, names in os.walk(directory):
+        for name in names:
+            path = os.path.join(root, name)
+            with open(path, "rb") as file:
+                files[os.path.relpath(path, directory)] = file.read()
+    return files
+
+
+def run_train(*args, cwd=REPO, timeout=300, env=None):
+    return subprocess.run(
+        [sys.executable, os.path.join(REPO, "train.py"), *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+
+
+@pytest.fixture
+def small_data(tmp_path):
+    """A directory with a small MNIST-format data set, and its arrays."""
+    return tmp_path, write_mnist_like(tmp_path)
+
+
+@pytest.fixture
+def mnist_copy(tmp_path):
+    """A writable copy of the shipped MNIST files."""
+    directory = tmp_path / "mnist"
+    directory.mkdir()
+    for name in MNIST_FILES:
+        shutil.copy(os.path.join(SHIPPED_DATA, name), directory)
+    return directory

@@ -1,0 +1,227 @@
+"""The MNIST reader on the shipped files and on idx files written here, good and bad."""
+import gzip
+import os
+
+import numpy as np
+import pytest
+
+from data_set import input_data
+from tests.conftest import SHIPPED_DATA, idx_bytes, snapshot, write_gz, write_mnist_like
+
+IMAGES, LABELS = input_data.TRAIN_IMAGES, input_data.TRAIN_LABELS
+NO_MIRRORS = []  # a missing file must fail at once, without any network
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    return input_data.read_data_sets(SHIPPED_DATA, one_hot=True)
+
+
+@pytest.fixture(scope="module")
+def raw_train_file():
+    with gzip.open(os.path.join(SHIPPED_DATA, IMAGES)) as file:
+        return np.frombuffer(file.read(), np.uint8, offset=16).reshape(60000, 784)
+
+
+def test_shipped_files_split_as_tensorflow_1_did(mnist):
+    assert (mnist.train.num_examples, mnist.validation.num_examples, mnist.test.num_examples) == (55000, 5000, 10000)
+    for split in mnist:
+        assert split.images.dtype == np.float32 and split.images.shape == (split.num_examples, 784)
+        assert split.labels.dtype == np.float32 and split.labels.shape == (split.num_examples, 10)
+        assert split.images.min() == 0.0 and split.images.max() == 1.0
+        np.testing.assert_array_equal(split.labels.sum(axis=1), 1.0)
+        assert set(np.unique(split.labels)) == {0.0, 1.0}
+    # Every digit is well represented in each split.
+    assert mnist.train.labels.sum(axis=0).min() > 4000
+    assert mnist.test.labels.sum(axis=0).min() > 800
+
+
+def test_validation_is_the_first_training_images_and_pixels_are_scaled_as_tensorflow_1_did(mnist, raw_train_file):
+    scaled = raw_train_file.astype(np.float32) * np.float32(1.0 / 255.0)
+    np.testing.assert_array_equal(mnist.validation.images, scaled[:5000])
+    np.testing.assert_array_equal(mnist.train.images, scaled[5000:])
+
+
+def test_dtype_reshape_and_label_options():
+    data = input_data.read_data_sets(SHIPPED_DATA, dtype=np.uint8, reshape=False, validation_size=0)
+    assert data.train.num_examples == 60000 and data.validation.num_examples == 0
+    assert data.train.images.dtype == np.uint8 and data.train.images.shape == (60000, 28, 28, 1)
+    assert data.train.images.max() == 255
+    assert data.train.labels.dtype == np.uint8 and data.train.labels.shape == (60000,)
+    assert set(np.unique(data.test.labels)) == set(range(10))
+    images, labels = data.test.next_batch(5, shuffle=False)
+    assert images.shape == (5, 28, 28, 1) and images.dtype == np.uint8
+    np.testing.assert_array_equal(labels, data.test.labels[:5])
+
+
+@pytest.mark.parametrize("validation_size", [-1, 60001])
+def test_validation_size_out_of_range_is_a_value_error(validation_size):
+    with pytest.raises(ValueError, match="validation size must be between 0 and 60000"):
+        input_data.read_data_sets(SHIPPED_DATA, validation_size=validation_size)
+
+
+def test_an_unknown_dtype_is_refused(small_data):
+    directory, _ = small_data
+    with pytest.raises(TypeError, match="expected uint8 or float32"):
+        input_data.read_data_sets(directory, dtype=np.float64, validation_size=10)
+
+
+def test_prints_one_extracting_line_per_file(small_data, capsys):
+    directory, _ = small_data
+    input_data.read_data_sets(directory, validation_size=10)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [
+        f"Extracting {os.path.join(directory, name)}"
+        for name in (IMAGES, LABELS, input_data.TEST_IMAGES, input_data.TEST_LABELS)
+    ]
+
+
+def test_any_data_in_mnist_format_is_read_as_written(small_data):
+    directory, arrays = small_data
+    data = input_data.read_data_sets(directory, dtype=np.uint8, validation_size=10)
+    np.testing.assert_array_equal(data.validation.images, arrays[IMAGES][:10].reshape(10, 784))
+    np.testing.assert_array_equal(data.train.labels, arrays[LABELS][10:])
+    np.testing.assert_array_equal(data.test.images, arrays[input_data.TEST_IMAGES].reshape(-1, 784))
+
+
+# --- next_batch ---
+
+
+def batches(split, batch_size, count, **options):
+    return [split.next_batch(batch_size, **options) for _ in range(count)]
+
+
+def ids(split, batch_size, count, **options):
+    """Which examples each batch holds, told apart by their one-hot label and first pixels."""
+    table = {row.tobytes(): i for i, row in enumerate(split.images)}
+    return [[table[row.tobytes()] for row in images] for images, _ in batches(split, batch_size, count, **options)]
+
+
+@pytest.fixture
+def distinct_examples(tmp_path):
+    """25 training examples whose images all differ, so that batches can be traced back."""
+    pixels = np.zeros((25, 28, 28), np.uint8)
+    pixels[:, 0, 0] = np.arange(25)
+    write_gz(tmp_path / IMAGES, idx_bytes(input_data.IMAGE_MAGIC, pixels))
+    write_gz(tmp_path / LABELS, idx_bytes(input_data.LABEL_MAGIC, np.arange(25) % 10))
+    write_gz(tmp_path / input_data.TEST_IMAGES, idx_bytes(input_data.IMAGE_MAGIC, pixels[:3]))
+    write_gz(tmp_path / input_data.TEST_LABELS, idx_bytes(input_data.LABEL_MAGIC, np.arange(3)))
+    return tmp_path
+
+
+def test_every_example_once_per_epoch_and_the_wrap_tops_up_from_the_next(distinct_examples):
+    train = input_data.read_data_sets(distinct_examples, validation_size=0, seed=3).train
+    drawn = ids(train, 10, 5)  # 50 examples: two whole epochs of 25
+    assert train.epochs_completed == 1  # batch 3 crossed into the second epoch, which batch 5 ends exactly
+    flat = sum(drawn, [])
+    assert sorted(flat[:25]) == list(range(25)) and sorted(flat[25:]) == list(range(25))
+    assert flat[:25] != list(range(25))  # shuffled
+    assert flat[:25] != flat[25:]  # shuffled again for the next epoch
+    images, labels = train.next_batch(10)
+    assert train.epochs_completed == 2 and len(images) == 10
+
+
+def test_labels_follow_their_images(distinct_examples):
+    train = input_data.read_data_sets(distinct_examples, one_hot=True, validation_size=0, seed=4).train
+    for images, labels in batches(train, 7, 8):
+        np.testing.assert_array_equal(labels.argmax(axis=1), np.rint(images[:, 0] * 255).astype(int) % 10)
+
+
+def test_same_seed_same_batches_and_no_seed_differs(distinct_examples):
+    def order(seed):
+        return ids(input_data.read_data_sets(distinct_examples, validation_size=0, seed=seed).train, 10, 6)
+
+    assert order(7) == order(7)
+    assert order(7) != order(8)
+    assert order(None) != order(None)
+
+
+def test_shuffle_false_keeps_file_order_across_epochs(distinct_examples):
+    train = input_data.read_data_sets(distinct_examples, validation_size=5).train
+    assert sum(ids(train, 8, 5, shuffle=False), []) == [*range(20), *range(20)]
+    assert train.epochs_completed == 1  # the second epoch ends exactly with the fifth batch
+
+
+def test_batch_size_must_fit_the_split(distinct_examples):
+    train = input_data.read_data_sets(distinct_examples, validation_size=5).train
+    for size in (0, 21):
+        with pytest.raises(ValueError, match="batch_size must be between 1 and 20"):
+            train.next_batch(size)
+
+
+# --- files that are not MNIST: one clear error naming the file, and nothing changed ---
+
+
+def replace_file(directory, name, content, compress=True):
+    path = os.path.join(directory, name)
+    with open(path, "wb") as file:
+        file.write(gzip.compress(content) if compress else content)
+    return path
+
+
+def good_gz(directory, name):
+    with open(os.path.join(directory, name), "rb") as file:
+        return file.read()
+
+
+BAD_FILES = {
+    "empty": (IMAGES, lambda d: b"", False, "is empty"),
+    "not gzip": (IMAGES, lambda d: idx_bytes(2051, np.zeros((1, 28, 28))), False, "is not a gzip file"),
+    "truncated gzip": (IMAGES, lambda d: good_gz(d, IMAGES)[:-500], False, "truncated or damaged gzip"),
+    "corrupt gzip": (
+        IMAGES,
+        lambda d: (lambda b: b[:100] + bytes(x ^ 0xFF for x in b[100:200]) + b[200:])(good_gz(d, IMAGES)),
+        False,
+        "truncated or damaged gzip",
+    ),
+    "labels where images belong": (IMAGES, lambda d: idx_bytes(2049, np.zeros(100)), True, "holds labels, not images"),
+    "images where labels belong": (LABELS, lambda d: idx_bytes(2051, np.zeros((100, 28, 28))), True, "holds images, not labels"),
+    "not idx": (IMAGES, lambda d: b"hello, world", True, "not an MNIST idx file"),
+    "short header": (IMAGES, lambda d: np.array([2051, 100], ">u4").tobytes(), True, "truncated"),
+    "payload shorter than header says": (
+        IMAGES,
+        lambda d: idx_bytes(2051, np.zeros((100, 28, 28)))[:-1],
+        True,
+        "header announces 100 x 28 x 28 = 78400 bytes of data but the file holds 78399",
+    ),
+    "payload longer than header says": (
+        LABELS,
+        lambda d: idx_bytes(2049, np.zeros(100)) + b"\0",
+        True,
+        "header announces 100 = 100 bytes of data but the file holds 101",
+    ),
+    "label count differs": (LABELS, lambda d: idx_bytes(2049, np.zeros(99)), True, "holds 99 labels but .* holds 100 images"),
+    "label not a digit": (LABELS, lambda d: idx_bytes(2049, np.r_[np.zeros(50), 12, np.zeros(49)]), True, "label 12 at position 50"),
+    "other image size": (IMAGES, lambda d: idx_bytes(2051, np.zeros((100, 32, 32))), True, "images are 32x32 pixels"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_FILES)
+def test_bad_file_gives_one_clear_error_naming_it(small_data, case):
+    directory, _ = small_data
+    name, content, compress, message = BAD_FILES[case]
+    path = replace_file(directory, name, content(directory), compress)
+    before = snapshot(directory)
+    with pytest.raises(input_data.MnistDataError, match=message) as raised:
+        input_data.read_data_sets(directory, validation_size=10, source_url=NO_MIRRORS)
+    text = str(raised.value)
+    assert text.startswith(path + ": ") and "\n" not in text
+    assert snapshot(directory) == before
+
+
+def test_a_directory_in_place_of_a_file_is_reported(small_data):
+    directory, _ = small_data
+    os.remove(directory / LABELS)
+    (directory / LABELS).mkdir()
+    with pytest.raises(input_data.MnistDataError, match=f"{directory / LABELS}: cannot be read"):
+        input_data.read_data_sets(directory)
+
+
+def test_missing_file_with_no_mirror_is_reported_and_nothing_written(small_data):
+    directory, _ = small_data
+    os.remove(directory / input_data.TEST_LABELS)
+    before = snapshot(directory)
+    with pytest.raises(input_data.MnistDataError, match="is missing and could not be downloaded: no mirror given"):
+        input_data.read_data_sets(directory, validation_size=10, source_url=NO_MIRRORS)
+    assert snapshot(directory) == before
+
