@@ -4,6 +4,7 @@ tensorflow.examples.tutorials.mnist.input_data did before TensorFlow 2 removed i
 Only numpy is needed: reading the data does not load TensorFlow.
 """
 import collections
+import concurrent.futures
 import hashlib
 import math
 import os
@@ -34,6 +35,8 @@ IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
 IMAGE_SIZE = 28
 NUM_CLASSES = 10
 DOWNLOAD_TIMEOUT_SECONDS = 30
+# TensorFlow 1 scaled pixels by multiplying with 1/255, which is not always x/255 in float32.
+PIXEL_SCALE = np.float32(1.0 / 255.0)
 
 Datasets = collections.namedtuple("Datasets", ["train", "validation", "test"])
 
@@ -52,7 +55,7 @@ class DataSet:
             raise TypeError(f"Invalid image dtype {dtype}, expected uint8 or float32")
         # Pixels stay uint8 (a quarter of float32's memory); batches are converted as drawn.
         self._pixels = pixels.reshape(len(pixels), math.prod(pixels.shape[1:])) if reshape else pixels[..., np.newaxis]
-        self._dtype = dtype
+        self._as_float32 = dtype == np.float32
         self.labels = labels
         self.num_examples = len(pixels)
         self.epochs_completed = 0
@@ -65,10 +68,11 @@ class DataSet:
         return self._convert(self._pixels)
 
     def _convert(self, pixels):
-        if self._dtype == np.uint8:
+        if not self._as_float32:
             return pixels
-        # TensorFlow 1 scaled by multiplying with 1/255, which is not always x/255 in float32.
-        return np.multiply(pixels, np.float32(1.0 / 255.0), dtype=np.float32)
+        images = pixels.astype(np.float32)
+        images *= PIXEL_SCALE
+        return images
 
     def _new_epoch_order(self, shuffle):
         return self._random.permutation(self.num_examples) if shuffle else np.arange(self.num_examples)
@@ -89,7 +93,8 @@ class DataSet:
             self._order = self._new_epoch_order(shuffle)
             self._index_in_epoch = batch_size - len(rest_of_epoch)
             chosen = np.concatenate([rest_of_epoch, self._order[: self._index_in_epoch]])
-        return self._convert(self._pixels[chosen]), self.labels[chosen]
+        # take() is the quickest gather numpy has: this runs once per training step.
+        return self._convert(self._pixels.take(chosen, axis=0)), self.labels.take(chosen, axis=0)
 
 
 def read_data_sets(
@@ -106,9 +111,17 @@ def read_data_sets(
     Validation is the first validation_size training examples and train the rest.
     source_url is one mirror URL or a list of them, tried in order.
     """
+    paths = [os.path.join(train_dir, name) for name in (TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS)]
     mirrors = _mirror_list(source_url)
-    train_pixels, train_labels = _read_pair(train_dir, TRAIN_IMAGES, TRAIN_LABELS, mirrors)
-    test_pixels, test_labels = _read_pair(train_dir, TEST_IMAGES, TEST_LABELS, mirrors)
+    for path in paths:
+        if not os.path.lexists(path):
+            _download(path, mirrors)
+        print("Extracting", path)
+    # Inflating is most of the work, and zlib lets go of the GIL: the files inflate side by side.
+    with concurrent.futures.ThreadPoolExecutor() as pool:
+        arrays = list(pool.map(_read_idx, paths, [IMAGE_MAGIC, LABEL_MAGIC] * 2))
+    train_pixels, train_labels = _checked_pair(paths[0], arrays[0], paths[1], arrays[1])
+    test_pixels, test_labels = _checked_pair(paths[2], arrays[2], paths[3], arrays[3])
     if not 0 <= validation_size <= len(train_pixels):
         raise ValueError(
             f"validation size must be between 0 and {len(train_pixels)} "
@@ -137,12 +150,8 @@ def _one_hot(labels):
     return np.eye(NUM_CLASSES, dtype=np.float32)[labels]
 
 
-def _read_pair(directory, images_name, labels_name, mirrors):
-    """The pixels and labels of one split, checked against each other."""
-    images_path = os.path.join(directory, images_name)
-    labels_path = os.path.join(directory, labels_name)
-    pixels = _read_idx(images_path, IMAGE_MAGIC, mirrors)
-    labels = _read_idx(labels_path, LABEL_MAGIC, mirrors)
+def _checked_pair(images_path, pixels, labels_path, labels):
+    """The pixels and labels of one split, after checking them against each other."""
     if pixels.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
         raise MnistDataError(
             f"{images_path}: images are {pixels.shape[1]}x{pixels.shape[2]} pixels, "
@@ -162,11 +171,8 @@ def _read_pair(directory, images_name, labels_name, mirrors):
     return pixels, labels
 
 
-def _read_idx(path, magic, mirrors):
-    """The uint8 array in one gzipped idx file, downloading the file first if it is missing."""
-    if not os.path.lexists(path):
-        _download(path, mirrors)
-    print("Extracting", path)
+def _read_idx(path, magic):
+    """The uint8 array in one gzipped idx file, after checking its header against its length."""
     data = _gunzip(path)
     ndim = 3 if magic == IMAGE_MAGIC else 1
     header_size = 4 * (1 + ndim)
