@@ -124,6 +124,7 @@ def parse_args(argv=None):
 
 def main():
     parser, args = parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # show each line as it comes, even through a pipe
     try:
         data = input_data.read_data_sets(
             args.data_dir,

@@ -51,14 +51,20 @@ def snapshot(directory):
     return files
 
 
+def fresh_shell_env(**extra):
+    """This environment as a fresh shell has it: no TF_* settings and no PYTHONUNBUFFERED."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("TF_")}
+    env.pop("PYTHONUNBUFFERED", None)
+    return {**env, **extra}
+
+
+def train_command(*args):
+    return [sys.executable, os.path.join(REPO, "train.py"), *map(str, args)]
+
+
 def run_train(*args, cwd=REPO, timeout=300, env=None):
     return subprocess.run(
-        [sys.executable, os.path.join(REPO, "train.py"), *map(str, args)],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
+        train_command(*args), cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env or fresh_shell_env()
     )
 
 

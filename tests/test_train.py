@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from tests.conftest import SHIPPED_DATA, run_train, snapshot
+from tests.conftest import SHIPPED_DATA, fresh_shell_env, run_train, snapshot
 
 LOSS_LINE = re.compile(r"第([ \d]{5})步，当前loss：(\d+\.\d\d)")
 ACCURACY_LINE = re.compile(r"准确率: (\d\.\d\d)，共测试了(\d+)张图片 ")
@@ -25,8 +25,9 @@ def default_run(tmp_path_factory):
     return run_train(cwd=tmp_path_factory.mktemp("elsewhere"))
 
 
-def test_default_run_prints_the_tutorials_lines(default_run):
+def test_default_run_prints_the_tutorials_lines_and_nothing_on_stderr(default_run):
     assert default_run.returncode == 0, default_run.stderr
+    assert default_run.stderr == ""
     lines = default_run.stdout.splitlines()
     assert [line.split("/")[-1] for line in lines[:4]] == [
         "train-images-idx3-ubyte.gz",
@@ -137,3 +138,30 @@ def test_help_shows_every_flag_with_its_default():
     ]:
         assert re.search(rf"{re.escape(flag)} [^(]*\(default: {re.escape(default)}", text), flag
     assert "--verbose" in text
+
+
+def test_verbose_shows_tensorflows_start_up_messages():
+    result = run_train("--steps", 10, "--verbose")
+    assert result.returncode == 0
+    assert "absl::InitializeLog" in result.stderr and len(result.stderr.splitlines()) >= 5
+
+
+def test_a_log_level_the_user_chose_is_respected():
+    # At level 0 TensorFlow's later notices come through; the start-up lines stay hidden.
+    result = run_train("--steps", 10, env=fresh_shell_env(TF_CPP_MIN_LOG_LEVEL="0"))
+    assert result.returncode == 0
+    assert re.search(r"^[IWE]\d{4} ", result.stderr, re.M)
+    assert "absl::InitializeLog" not in result.stderr
+
+
+def test_a_tensorflow_that_fails_to_load_shows_what_it_wrote(tmp_path):
+    # A broken TensorFlow install: what it printed while failing must not be hidden.
+    broken = tmp_path / "tensorflow"
+    broken.mkdir()
+    (broken / "__init__.py").write_text(
+        "import os\nos.write(2, b'cannot load libtensorflow_framework.so.2\\n')\nraise ImportError('broken install')\n"
+    )
+    result = run_train(env=fresh_shell_env(PYTHONPATH=str(tmp_path)))
+    assert result.returncode == 1
+    assert "cannot load libtensorflow_framework.so.2" in result.stderr
+    assert result.stderr.rstrip().endswith("ImportError: broken install")
