@@ -1,0 +1,242 @@
+"""Speed and memory of train.py against baselines measured in the same run.
+
+    python tests/benchmark.py [--repeat N]
+
+Not a test (pytest does not collect it): timings on a shared machine are noisy, so each figure
+is the median of N alternated repetitions and is judged only as a ratio to its baseline:
+
+1. the whole `python train.py` against a plain port of the tutorial, written below: its code
+   with only the tensorflow.compat.v1 changes, and a straightforward reader;
+2. train.py's 2,000-step training loop against its floor, 2,000 sess.run([train, loss]) on
+   one fixed batch in the same process;
+3. read_data_sets(..., one_hot=True) against the plain reader, each in a fresh process.
+"""
+import argparse
+import contextlib
+import io
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA = os.path.join(REPO, "data_set")
+
+PLAIN_READER = """
+import gzip
+import numpy as np
+
+class DataSet:
+    def __init__(self, images, labels):
+        self.images, self.labels = images, labels
+        self.num_examples = len(images)
+        self.index = 0
+        self.epochs_completed = 0
+
+    def shuffle(self):
+        order = np.random.permutation(self.num_examples)
+        self.images, self.labels = self.images[order], self.labels[order]
+
+    def next_batch(self, batch_size):
+        if self.epochs_completed == 0 and self.index == 0:
+            self.shuffle()
+        start = self.index
+        if start + batch_size > self.num_examples:
+            self.epochs_completed += 1
+            rest_images, rest_labels = self.images[start:], self.labels[start:]
+            self.shuffle()
+            self.index = batch_size - len(rest_images)
+            return (np.concatenate([rest_images, self.images[: self.index]]),
+                    np.concatenate([rest_labels, self.labels[: self.index]]))
+        self.index += batch_size
+        return self.images[start:self.index], self.labels[start:self.index]
+
+def read(path, header_size):
+    with gzip.open(path) as file:
+        return np.frombuffer(file.read(), np.uint8, offset=header_size)
+
+class Datasets:
+    def __init__(self, directory, validation_size=5000):
+        images = read(directory + "/train-images-idx3-ubyte.gz", 16).reshape(-1, 784).astype(np.float32) / 255
+        labels = np.eye(10)[read(directory + "/train-labels-idx1-ubyte.gz", 8)]
+        self.validation = DataSet(images[:validation_size], labels[:validation_size])
+        self.train = DataSet(images[validation_size:], labels[validation_size:])
+        self.test = DataSet(
+            read(directory + "/t10k-images-idx3-ubyte.gz", 16).reshape(-1, 784).astype(np.float32) / 255,
+            np.eye(10)[read(directory + "/t10k-labels-idx1-ubyte.gz", 8)],
+        )
+"""
+
+PLAIN_MODEL = """
+import tensorflow.compat.v1 as tf
+tf.disable_v2_behavior()
+
+class Network:
+    def __init__(self):
+        self.learning_rate = 0.001
+        self.x = tf.placeholder(tf.float32, [None, 784])
+        self.label = tf.placeholder(tf.float32, [None, 10])
+        self.w = tf.Variable(tf.zeros([784, 10]))
+        self.b = tf.Variable(tf.zeros([10]))
+        self.y = tf.nn.softmax(tf.matmul(self.x, self.w) + self.b)
+        self.loss = -tf.reduce_sum(self.label * tf.log(self.y + 1e-10))
+        self.train = tf.train.GradientDescentOptimizer(self.learning_rate).minimize(self.loss)
+        predict = tf.equal(tf.argmax(self.label, 1), tf.argmax(self.y, 1))
+        self.accuracy = tf.reduce_mean(tf.cast(predict, "float"))
+"""
+
+PLAIN_TRAIN = """
+import sys
+import tensorflow.compat.v1 as tf
+from plain_model import Network
+from plain_reader import Datasets
+
+class Train:
+    def __init__(self):
+        self.net = Network()
+        self.sess = tf.Session()
+        self.sess.run(tf.global_variables_initializer())
+        self.data = Datasets(sys.argv[1])
+
+    def train(self):
+        for i in range(2000):
+            x, label = self.data.train.next_batch(64)
+            _, loss = self.sess.run([self.net.train, self.net.loss], feed_dict={self.net.x: x, self.net.label: label})
+            if (i + 1) % 10 == 0:
+                print("第%5d步，当前loss：%.2f" % (i + 1, loss))
+
+    def calculate_accuracy(self):
+        accuracy = self.sess.run(self.net.accuracy, feed_dict={self.net.x: self.data.test.images, self.net.label: self.data.test.labels})
+        print("准确率: %.2f，共测试了%d张图片 " % (accuracy, len(self.data.test.labels)))
+
+if __name__ == "__main__":
+    app = Train()
+    app.train()
+    app.calculate_accuracy()
+"""
+
+# Prints how long one read of all four files took, in a fresh interpreter.
+TIME_READ = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+{imports}
+start = time.perf_counter()
+{read}
+print(time.perf_counter() - start)
+"""
+
+
+def run_child(command, cwd):
+    """Wall seconds and peak resident memory (MiB) of one child process, and its stdout."""
+    start = time.perf_counter()
+    child = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=quiet_env())
+    stdout = child.stdout.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - start
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed with exit status {child.returncode}")
+    return wall, usage.ru_maxrss / 1024, stdout.decode()
+
+
+def quiet_env():
+    """The user's environment without TF_* settings, as in a fresh shell."""
+    return {name: value for name, value in os.environ.items() if not name.startswith("TF_")}
+
+
+def alternated(repeat, *measures):
+    """Run each measure once per round, in turn, reversing the order every other round."""
+    results = [[] for _ in measures]
+    for round_number in range(repeat):
+        order = list(enumerate(measures))
+        for index, measure in order if round_number % 2 == 0 else reversed(order):
+            results[index].append(measure())
+    return results
+
+
+def whole_runs(repeat, plain_dir):
+    ours, plain = alternated(
+        repeat,
+        lambda: run_child([sys.executable, os.path.join(REPO, "train.py")], plain_dir),
+        lambda: run_child([sys.executable, "plain_train.py", DATA], plain_dir),
+    )
+    return ours, plain
+
+
+def reader_times(repeat, plain_dir):
+    ours = TIME_READ.format(
+        imports="from data_set import input_data",
+        read=f"input_data.read_data_sets({DATA!r}, one_hot=True)",
+    )
+    plain = TIME_READ.format(imports="from plain_reader import Datasets", read=f"Datasets({DATA!r})")
+    return alternated(
+        repeat,
+        lambda: float(run_child([sys.executable, "-c", ours, REPO], plain_dir)[2].split()[-1]),
+        lambda: float(run_child([sys.executable, "-c", plain, plain_dir], plain_dir)[2]),
+    )
+
+
+def training_loop_times(repeat):
+    """Seconds for train.py's loop and for its floor, each on a fresh graph, in this process."""
+    os.environ.update(quiet_env())
+    sys.path.insert(0, REPO)
+    with contextlib.redirect_stdout(io.StringIO()):
+        import train
+        from data_set import input_data
+
+        data = input_data.read_data_sets(DATA, one_hot=True)
+    tf = train.tf
+    _, args = train.parse_args([])
+
+    def timed(run):
+        with tf.Graph().as_default(), contextlib.redirect_stdout(io.StringIO()):
+            app = train.Train(args, data)
+            start = time.perf_counter()
+            run(app)
+            return time.perf_counter() - start
+
+    def floor(app):
+        x, label = data.train.next_batch(args.batch_size)
+        for _ in range(args.steps):
+            app.sess.run([app.net.train, app.net.loss], feed_dict={app.net.x: x, app.net.label: label})
+
+    return alternated(repeat, lambda: timed(train.Train.train), lambda: timed(floor))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=5, help="alternated repetitions of each measure (default: 5)")
+    repeat = max(3, parser.parse_args().repeat)
+    with tempfile.TemporaryDirectory() as plain_dir:
+        for name, source in (("plain_reader", PLAIN_READER), ("plain_model", PLAIN_MODEL), ("plain_train", PLAIN_TRAIN)):
+            with open(os.path.join(plain_dir, name + ".py"), "w") as file:
+                file.write(textwrap.dedent(source))
+        ours, plain = whole_runs(repeat, plain_dir)
+        reader_ours, reader_plain = reader_times(repeat, plain_dir)
+    loop, floor = training_loop_times(repeat)
+
+    median = statistics.median
+    rows = [
+        ("whole run, wall (s)", median(r[0] for r in ours), "plain port", median(r[0] for r in plain), 0.80),
+        ("whole run, peak RSS (MiB)", median(r[1] for r in ours), "plain port", median(r[1] for r in plain), 0.75),
+        ("training loop, 2000 steps (s)", median(loop), "floor", median(floor), 1.10),
+        ("read_data_sets, one_hot (s)", median(reader_ours), "plain reader", median(reader_plain), 0.60),
+    ]
+    print(f"medians of {repeat} alternated runs, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+    print(f"{'measure':32} {'train.py':>9} {'baseline':>13} {'':>9} {'ratio':>6} {'target':>7}")
+    missed = 0
+    for name, value, baseline_name, baseline, target in rows:
+        ratio = value / baseline
+        missed += ratio > target
+        verdict = "ok" if ratio <= target else "MISSED"
+        print(f"{name:32} {value:9.3f} {baseline_name:>13} {baseline:9.3f} {ratio:6.2f} {'<= ' + str(target):>7} {verdict}")
+    accuracies = [r[2].splitlines()[-1] for r in ours]
+    print("train.py's last lines:", " | ".join(accuracies))
+    sys.exit(1 if missed else 0)
+
+
+if __name__ == "__main__":
+    main()
