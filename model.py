@@ -16,6 +16,10 @@ class Network:
         self.b = tf.Variable(tf.zeros([10]), name="b")
         self.y = tf.nn.softmax(tf.matmul(self.x, self.w) + self.b)
         self.loss = -tf.reduce_sum(self.label * tf.log(self.y + 1e-10))
-        self.train = tf.train.GradientDescentOptimizer(self.learning_rate).minimize(self.loss)
+        # Counts the training steps, so that a checkpoint knows where training stopped.
+        self.global_step = tf.Variable(0, trainable=False, name="global_step")
+        self.train = tf.train.GradientDescentOptimizer(self.learning_rate).minimize(
+            self.loss, global_step=self.global_step
+        )
         predict = tf.equal(tf.argmax(self.label, 1), tf.argmax(self.y, 1))
         self.accuracy = tf.reduce_mean(tf.cast(predict, "float"))

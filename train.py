@@ -4,8 +4,10 @@ With no flags it does exactly what the tutorial's train.py did; every extra is a
 """
 import argparse
 import contextlib
+import logging
 import math
 import os
+import signal
 import sys
 import tempfile
 
@@ -13,15 +15,18 @@ from data_set import input_data
 
 
 @contextlib.contextmanager
-def tensorflow_start_up_hidden(verbose):
-    """Hide what TensorFlow writes to stderr while it loads, unless verbose; replay it if loading fails.
+def tensorflow_quieted(verbose):
+    """Unless verbose, hide what TensorFlow writes to stderr while it loads (replayed if loading
+    fails), and its later notices and warnings; errors and exceptions still show.
 
-    Those lines come from C++ before its logging is set up, so only redirecting file descriptor 2 stops them.
+    The start-up lines come from C++ before its logging is set up, so only redirecting file
+    descriptor 2 stops them.
     """
     if verbose:
         yield
         return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # quiets later C++ notices, unless the user chose a level
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # C++ notices, unless the user chose a level
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)  # Python warnings, such as deprecations
     sys.stderr.flush()
     real_stderr = os.dup(2)
     with tempfile.TemporaryFile() as start_up_log:
@@ -40,12 +45,19 @@ def tensorflow_start_up_hidden(verbose):
 
 
 # TensorFlow must know how quiet to be before it loads, which is before main() parses the flags.
-with tensorflow_start_up_hidden(verbose="--verbose" in sys.argv[1:]):
+with tensorflow_quieted(verbose="--verbose" in sys.argv[1:]):
     import tensorflow.compat.v1 as tf
 
     from model import Network
 
 DEFAULT_DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data_set")
+CHECKPOINT_PREFIX = "model"  # checkpoints are model-<step>, as in the tutorial's second lesson
+CHECKPOINTS_KEPT = 5
+INTERRUPTED = 130  # the exit status of a program stopped by Ctrl-C (128 + SIGINT)
+
+
+class RunError(Exception):
+    """A problem with --save-dir or --logdir, reported as one line."""
 
 
 class Train:
@@ -58,19 +70,119 @@ class Train:
         # One thread each: for a graph this small, handing work between threads costs more than it saves.
         self.sess = tf.Session(config=tf.ConfigProto(intra_op_parallelism_threads=1, inter_op_parallelism_threads=1))
         self.sess.run(tf.global_variables_initializer())
+        self.step = self.saved_step = 0
+        self.restored = self.stop_requested = False
+        self.saver = self.writer = None
+        if args.save_dir:
+            self.saver = tf.train.Saver(max_to_keep=CHECKPOINTS_KEPT, save_relative_paths=True)
+            self.restore()
+        if args.logdir:
+            # Raw ops keep the tags exactly "w" and "b": tf.summary would rename them beside the variables.
+            self.validation_summary = tf.summary.merge(
+                [
+                    tf.summary.scalar("accuracy", self.net.accuracy),
+                    tf.raw_ops.HistogramSummary(tag="w", values=self.net.w),
+                    tf.raw_ops.HistogramSummary(tag="b", values=self.net.b),
+                ]
+            )
+            self.writer = tf.summary.FileWriter(args.logdir, self.sess.graph)
 
     def train(self):
-        for i in range(self.args.steps):
-            x, label = self.data.train.next_batch(self.args.batch_size)
-            _, loss = self.sess.run([self.net.train, self.net.loss], feed_dict={self.net.x: x, self.net.label: label})
-            if (i + 1) % self.args.log_every == 0:
-                print("第%5d步，当前loss：%.2f" % (i + 1, loss))
+        # Ctrl-C asks the loop to stop after the current step, so that its work can be saved.
+        previous_handler = signal.signal(signal.SIGINT, self.request_stop)
+        try:
+            for i in range(self.step, self.args.steps):
+                x, label = self.data.train.next_batch(self.args.batch_size)
+                _, loss = self.sess.run([self.net.train, self.net.loss], feed_dict={self.net.x: x, self.net.label: label})
+                self.step = i + 1
+                if (i + 1) % self.args.log_every == 0:
+                    print("第%5d步，当前loss：%.2f" % (i + 1, loss))
+                    self.write_summaries(loss)
+                if self.args.save_every and (i + 1) % self.args.save_every == 0 or self.stop_requested:
+                    self.save()
+                if self.stop_requested:
+                    return
+            self.save()
+        finally:
+            signal.signal(signal.SIGINT, previous_handler)
+
+    def request_stop(self, signal_number, frame):
+        self.stop_requested = True
 
     def calculate_accuracy(self):
         test_x = self.data.test.images
         test_label = self.data.test.labels
         accuracy = self.sess.run(self.net.accuracy, feed_dict={self.net.x: test_x, self.net.label: test_label})
         print("准确率: %.2f，共测试了%d张图片 " % (accuracy, len(test_label)))
+
+    def write_summaries(self, loss):
+        """TensorBoard: the loss just printed, and the validation accuracy and the weights now."""
+        if not self.writer:
+            return
+        validation = {self.net.x: self.data.validation.images, self.net.label: self.data.validation.labels}
+        self.writer.add_summary(self.sess.run(self.validation_summary, feed_dict=validation), self.step)
+        self.writer.add_summary(tf.Summary(value=[tf.Summary.Value(tag="loss", simple_value=loss)]), self.step)
+
+    def checkpoint_path(self):
+        return os.path.join(self.args.save_dir, f"{CHECKPOINT_PREFIX}-{self.saved_step}")
+
+    def save(self):
+        if not self.saver or self.saved_step == self.step:
+            return
+        try:
+            self.saver.save(self.sess, os.path.join(self.args.save_dir, CHECKPOINT_PREFIX), global_step=self.step)
+        except tf.errors.OpError as error:
+            raise RunError(f"{self.args.save_dir}: cannot save a checkpoint there ({error.message.splitlines()[0]})") from None
+        self.saved_step = self.step
+
+    def restore(self):
+        """Continue from the newest checkpoint in --save-dir, after checking that it fits this model."""
+        directory = self.args.save_dir
+        state = tf.train.get_checkpoint_state(directory)
+        if state is None:
+            if os.path.exists(os.path.join(directory, "checkpoint")):
+                raise RunError(f"{directory}: its 'checkpoint' file is damaged; repair or remove it, or choose another --save-dir")
+            if any(name.startswith(CHECKPOINT_PREFIX + "-") for name in os.listdir(directory)):
+                raise RunError(
+                    f"{directory}: holds {CHECKPOINT_PREFIX}-* files but no 'checkpoint' file naming the newest; "
+                    "restore it, or choose another --save-dir"
+                )
+            return
+        path = state.model_checkpoint_path
+        name = os.path.basename(path)
+        try:
+            saved_shapes = tf.train.load_checkpoint(path).get_variable_to_shape_map()
+        except tf.errors.OpError:
+            raise RunError(f"{directory}: checkpoint {name} is missing files or damaged; choose another --save-dir") from None
+        for variable in tf.global_variables():
+            variable_name, shape = variable.op.name, variable.shape.as_list()
+            if saved_shapes.get(variable_name) != shape:
+                found = f"{saved_shapes[variable_name]} there" if variable_name in saved_shapes else "missing there"
+                raise RunError(
+                    f"{directory}: checkpoint {name} was saved by a different model ({variable_name} is {found}, "
+                    f"{shape} here); choose another --save-dir"
+                )
+        try:
+            self.saver.restore(self.sess, path)
+        except tf.errors.OpError:
+            raise RunError(f"{directory}: checkpoint {name} is damaged and cannot be read; choose another --save-dir") from None
+        self.saver.recover_last_checkpoints(state.all_model_checkpoint_paths)  # so that only 5 are kept
+        self.step = self.saved_step = self.sess.run(self.net.global_step)
+        self.restored = True
+        print(f"Restored step {self.step} from {path}")
+
+    def close(self):
+        if self.writer:
+            self.writer.close()
+
+
+def ensure_writable(directory, flag):
+    """Create directory if needed and check that a file can be written in it, before any training."""
+    try:
+        os.makedirs(directory, exist_ok=True)
+        tempfile.TemporaryFile(dir=directory).close()
+    except OSError as error:
+        raise RunError(f"{directory}: cannot be written ({error.strerror}); choose another {flag}") from None
 
 
 def number(kind, zero_allowed=False):
@@ -119,12 +231,63 @@ def parse_args(argv=None):
         f"(default: {' then '.join(input_data.DEFAULT_SOURCE_URLS)})",
     )
     parser.add_argument("--verbose", action="store_true", help="show TensorFlow's start-up messages and notices")
-    return parser, parser.parse_args(argv)
+    lessons = parser.add_argument_group("checkpoints and TensorBoard (the tutorial's next lessons)")
+    lessons.add_argument(
+        "--save-dir",
+        metavar="DIR",
+        help="save checkpoints model-<step> in DIR, and continue from the newest one found there; "
+        "--steps is then the total to reach",
+    )
+    lessons.add_argument(
+        "--save-every", type=number(int), metavar="N", help="also save every N steps (default: only at the end)"
+    )
+    lessons.add_argument(
+        "--eval-only", action="store_true", help="only print the accuracy of the newest checkpoint in --save-dir"
+    )
+    lessons.add_argument(
+        "--logdir", metavar="DIR", help="write TensorBoard events to DIR: loss, validation accuracy, w and b"
+    )
+    args = parser.parse_args(argv)
+    if args.eval_only and not args.save_dir:
+        parser.error("--eval-only needs --save-dir, the directory holding the checkpoint")
+    if args.logdir and args.validation_size == 0:
+        parser.error("--logdir reports the validation accuracy: --validation-size must be more than 0")
+    if args.save_every and not args.save_dir:
+        parser.error("--save-every needs --save-dir")
+    return parser, args
 
 
 def main():
     parser, args = parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # show each line as it comes, even through a pipe
+    try:
+        # Found out now rather than when the first checkpoint or event is written, after training.
+        if args.save_dir and not args.eval_only:
+            ensure_writable(args.save_dir, "--save-dir")
+        if args.logdir:
+            ensure_writable(args.logdir, "--logdir")
+        data = read_data(parser, args)
+        app = Train(args, data)
+    except (input_data.MnistDataError, RunError) as error:
+        return fail(error)
+    try:
+        if args.eval_only and not app.restored:
+            raise RunError(f"{args.save_dir}: holds no checkpoint to evaluate; train with --save-dir {args.save_dir} first")
+        if not args.eval_only:
+            app.train()
+    except RunError as error:
+        return fail(error)
+    finally:
+        app.close()
+    if app.stop_requested:
+        saved = f"saved {app.checkpoint_path()}" if app.saver else "nothing saved (use --save-dir to keep progress)"
+        print(f"Stopped by Ctrl-C after step {app.step}; {saved}", file=sys.stderr)
+        return INTERRUPTED
+    app.calculate_accuracy()
+    return 0
+
+
+def read_data(parser, args):
     try:
         data = input_data.read_data_sets(
             args.data_dir,
@@ -133,19 +296,27 @@ def main():
             seed=args.seed,
             source_url=args.source_url,
         )
-    except input_data.MnistDataError as error:
-        sys.exit(f"error: {error}")
+    except input_data.MnistDataError:
+        raise
     except ValueError as error:  # the validation set asked for is larger than the training files
         parser.error(str(error))
     if args.batch_size > data.train.num_examples:
         parser.error(f"--batch-size {args.batch_size} is larger than the training set ({data.train.num_examples} images)")
-    app = Train(args, data)
-    app.train()
-    app.calculate_accuracy()
+    return data
+
+
+def fail(error):
+    print(f"error: {error}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        status = main()
+    except KeyboardInterrupt:
+        print("Stopped by Ctrl-C", file=sys.stderr)
+        status = INTERRUPTED
     # Everything is written and closed; skip TensorFlow's slow interpreter shutdown.
     sys.stdout.flush()
-    os._exit(0)
+    sys.stderr.flush()
+    os._exit(status)

@@ -1,0 +1,212 @@
+"""The tutorial's next lessons as flags: checkpoints and resuming, TensorBoard events, Ctrl-C."""
+import io
+import os
+import re
+import signal
+import subprocess
+from contextlib import redirect_stdout
+
+import numpy as np
+import pytest
+import tensorflow.compat.v1 as tf
+
+import train
+from data_set import input_data
+from tests.conftest import SHIPPED_DATA, fresh_shell_env, run_train, snapshot, train_command
+from tests.test_train import LOSS_LINE, accuracy_of, loss_lines
+
+
+def steps_printed(stdout):
+    return [int(LOSS_LINE.fullmatch(line)[1]) for line in loss_lines(stdout)]
+
+
+def checkpoints(directory):
+    return sorted(int(name[len("model-") : -len(".index")]) for name in os.listdir(directory) if name.endswith(".index"))
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    with redirect_stdout(io.StringIO()):
+        return input_data.read_data_sets(SHIPPED_DATA, one_hot=True)
+
+
+def test_save_then_resume_continues_the_step_numbers(tmp_path):
+    first = run_train("--steps", 30, "--save-dir", tmp_path, "--save-every", 10)
+    assert first.returncode == 0, first.stderr
+    assert checkpoints(tmp_path) == [10, 20, 30]
+    second = run_train("--steps", 50, "--save-dir", tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert f"Restored step 30 from {tmp_path}/model-30" in second.stdout.splitlines()
+    assert steps_printed(second.stdout) == [40, 50]
+    assert checkpoints(tmp_path) == [10, 20, 30, 50]
+    # --steps is the total: a run asking for no more than is done only evaluates.
+    third = run_train("--steps", 40, "--save-dir", tmp_path)
+    assert steps_printed(third.stdout) == [] and accuracy_of(third.stdout) == accuracy_of(second.stdout)
+
+
+def test_only_the_newest_five_checkpoints_are_kept_across_runs(tmp_path):
+    assert run_train("--steps", 70, "--save-dir", tmp_path, "--save-every", 10).returncode == 0
+    assert checkpoints(tmp_path) == [30, 40, 50, 60, 70]
+    assert run_train("--steps", 90, "--save-dir", tmp_path, "--save-every", 10).returncode == 0
+    assert checkpoints(tmp_path) == [50, 60, 70, 80, 90]
+
+
+def test_restored_weights_equal_the_saved_ones(tmp_path, mnist):
+    _, args = train.parse_args(["--steps", "25", "--save-dir", str(tmp_path)])
+    with tf.Graph().as_default(), redirect_stdout(io.StringIO()):
+        trained = train.Train(args, mnist)
+        trained.train()
+        saved = trained.sess.run([trained.net.w, trained.net.b, trained.net.global_step])
+    with tf.Graph().as_default(), redirect_stdout(io.StringIO()) as out:
+        restored = train.Train(args, mnist)
+        loaded = restored.sess.run([restored.net.w, restored.net.b, restored.net.global_step])
+    assert out.getvalue() == f"Restored step 25 from {tmp_path}/model-25\n"
+    assert saved[2] == loaded[2] == 25 and np.abs(saved[0]).max() > 0
+    np.testing.assert_array_equal(saved[0], loaded[0])
+    np.testing.assert_array_equal(saved[1], loaded[1])
+
+
+def test_eval_only_prints_the_accuracy_the_training_run_ended_with(tmp_path):
+    trained = run_train("--steps", 200, "--save-dir", tmp_path)
+    evaluated = run_train("--eval-only", "--save-dir", tmp_path)
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert steps_printed(evaluated.stdout) == []
+    assert evaluated.stdout.splitlines()[-2:] == [f"Restored step 200 from {tmp_path}/model-200", trained.stdout.splitlines()[-1]]
+    assert checkpoints(tmp_path) == [200]
+
+
+def test_eval_only_needs_a_checkpoint(tmp_path):
+    result = run_train("--eval-only", "--save-dir", tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [f"error: {tmp_path}: holds no checkpoint to evaluate; train with --save-dir {tmp_path} first"]
+    result = run_train("--eval-only")
+    assert result.returncode == 2 and "--eval-only needs --save-dir" in result.stderr
+
+
+def test_tensorboard_events_hold_the_graph_loss_accuracy_and_weights(tmp_path):
+    result = run_train("--steps", 30, "--logdir", tmp_path)
+    assert result.returncode == 0, result.stderr
+    [event_file] = os.listdir(tmp_path)
+    graph_found, scalars, histograms = False, {}, {}
+    for event in tf.train.summary_iterator(str(tmp_path / event_file)):
+        graph_found |= bool(event.graph_def)
+        for value in event.summary.value:
+            if value.HasField("histo"):
+                histograms.setdefault(value.tag, []).append((event.step, value.histo))
+            else:
+                scalars.setdefault(value.tag, []).append((event.step, value.simple_value))
+    assert graph_found
+    printed = [float(LOSS_LINE.fullmatch(line)[2]) for line in loss_lines(result.stdout)]
+    assert [step for step, _ in scalars["loss"]] == [10, 20, 30]
+    assert [round(loss, 2) for _, loss in scalars["loss"]] == printed
+    assert [step for step, _ in scalars["accuracy"]] == [10, 20, 30]
+    assert all(0.5 < accuracy < 1 for _, accuracy in scalars["accuracy"])
+    assert sorted(histograms) == ["b", "w"]
+    assert [step for step, _ in histograms["w"]] == [10, 20, 30]
+    assert histograms["w"][-1][1].num == 7840 and histograms["b"][-1][1].num == 10
+
+
+def test_logdir_needs_a_validation_set():
+    result = run_train("--logdir", "unused", "--validation-size", 0)
+    assert result.returncode == 2 and "--validation-size must be more than 0" in result.stderr
+
+
+def interrupt_after(step, *flags):
+    """Start a long run, send it Ctrl-C once it has printed step's loss, and return what it wrote."""
+    process = subprocess.Popen(
+        train_command("--steps", 1_000_000, *flags), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=fresh_shell_env(),
+    )
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if line.startswith("第%5d步" % step):
+            process.send_signal(signal.SIGINT)
+            break
+    stdout, stderr = process.communicate(timeout=120)
+    return process.returncode, "".join(lines) + stdout, stderr
+
+
+def test_ctrl_c_saves_where_it_stopped_and_the_run_resumes_from_there(tmp_path):
+    returncode, stdout, stderr = interrupt_after(50, "--save-dir", tmp_path)
+    assert returncode == 130
+    match = re.fullmatch(rf"Stopped by Ctrl-C after step (\d+); saved {tmp_path}/model-(\d+)\n", stderr)
+    assert match and match[1] == match[2], stderr
+    stopped = int(match[1])
+    assert stopped >= 50 and steps_printed(stdout)[-1] == stopped // 10 * 10
+    assert "准确率" not in stdout
+    assert checkpoints(tmp_path) == [stopped]
+    resumed = run_train("--steps", stopped + 20, "--log-every", 1, "--save-dir", tmp_path)
+    assert f"Restored step {stopped} from {tmp_path}/model-{stopped}" in resumed.stdout
+    assert steps_printed(resumed.stdout) == list(range(stopped + 1, stopped + 21))
+
+
+def test_ctrl_c_without_a_save_dir_says_nothing_was_saved():
+    returncode, stdout, stderr = interrupt_after(20)
+    assert returncode == 130
+    assert re.fullmatch(r"Stopped by Ctrl-C after step \d+; nothing saved \(use --save-dir to keep progress\)\n", stderr)
+
+
+@pytest.fixture(scope="module")
+def saved_run(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("saved")
+    assert run_train("--steps", 20, "--save-dir", directory).returncode == 0
+    return directory
+
+
+def damaged_copy(saved_run, tmp_path, damage):
+    for name in os.listdir(saved_run):
+        (tmp_path / name).write_bytes((saved_run / name).read_bytes())
+    damage(tmp_path)
+    return snapshot(tmp_path)
+
+
+def truncate(name, keep):
+    def damage(directory):
+        path = directory / name
+        path.write_bytes(path.read_bytes()[:keep])
+
+    return damage
+
+
+def different_model(directory):
+    for path in directory.iterdir():
+        path.unlink()
+    with tf.Graph().as_default():
+        tf.Variable(tf.zeros([784, 5]), name="w")
+        tf.Variable(tf.zeros([5]), name="b")
+        tf.Variable(0, name="global_step")
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            tf.train.Saver(save_relative_paths=True).save(sess, str(directory / "model"), global_step=7)
+
+
+BAD_CHECKPOINTS = {
+    "truncated data": (truncate("model-20.data-00000-of-00001", 100), "checkpoint model-20 is damaged and cannot be read"),
+    "truncated index": (truncate("model-20.index", 20), "checkpoint model-20 is missing files or damaged"),
+    "no index": (lambda d: (d / "model-20.index").unlink(), "checkpoint model-20 is missing files or damaged"),
+    "different graph": (different_model, r"checkpoint model-7 was saved by a different model \(w is \[784, 5\] there, \[784, 10\] here\)"),
+    "damaged state file": (lambda d: (d / "checkpoint").write_bytes(b"\x00{{ not a checkpoint state"), "its 'checkpoint' file is damaged"),
+    "no state file": (lambda d: (d / "checkpoint").unlink(), "holds model-\\* files but no 'checkpoint' file"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_CHECKPOINTS)
+def test_a_bad_checkpoint_is_one_clear_line_and_left_as_it_was(saved_run, tmp_path, case):
+    damage, message = BAD_CHECKPOINTS[case]
+    before = damaged_copy(saved_run, tmp_path, damage)
+    result = run_train("--steps", 40, "--save-dir", tmp_path)
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"error: {tmp_path}: ") and re.search(message, line), line
+    assert steps_printed(result.stdout) == []
+    assert snapshot(tmp_path) == before
+
+
+def test_a_save_dir_that_cannot_be_written_is_reported_before_training(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = run_train("--save-dir", blocker / "checkpoints")
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [f"error: {blocker}/checkpoints: cannot be written (Not a directory); choose another --save-dir"]
+    assert result.stdout == ""
