@@ -98,10 +98,10 @@ class Train:
                 if (i + 1) % self.args.log_every == 0:
                     print("第%5d步，当前loss：%.2f" % (i + 1, loss))
                     self.write_summaries(loss)
-                if self.args.save_every and (i + 1) % self.args.save_every == 0 or self.stop_requested:
-                    self.save()
                 if self.stop_requested:
-                    return
+                    break
+                if self.args.save_every and (i + 1) % self.args.save_every == 0:
+                    self.save()
             self.save()
         finally:
             signal.signal(signal.SIGINT, previous_handler)
@@ -138,34 +138,32 @@ class Train:
     def restore(self):
         """Continue from the newest checkpoint in --save-dir, after checking that it fits this model."""
         directory = self.args.save_dir
+
+        def unusable(problem):
+            return RunError(f"{directory}: {problem}; choose another --save-dir")
+
         state = tf.train.get_checkpoint_state(directory)
         if state is None:
             if os.path.exists(os.path.join(directory, "checkpoint")):
-                raise RunError(f"{directory}: its 'checkpoint' file is damaged; repair or remove it, or choose another --save-dir")
+                raise unusable("its 'checkpoint' file is damaged (repair or remove it)")
             if any(name.startswith(CHECKPOINT_PREFIX + "-") for name in os.listdir(directory)):
-                raise RunError(
-                    f"{directory}: holds {CHECKPOINT_PREFIX}-* files but no 'checkpoint' file naming the newest; "
-                    "restore it, or choose another --save-dir"
-                )
+                raise unusable(f"it holds {CHECKPOINT_PREFIX}-* files but no 'checkpoint' file naming the newest")
             return
         path = state.model_checkpoint_path
         name = os.path.basename(path)
         try:
             saved_shapes = tf.train.load_checkpoint(path).get_variable_to_shape_map()
         except tf.errors.OpError:
-            raise RunError(f"{directory}: checkpoint {name} is missing files or damaged; choose another --save-dir") from None
+            raise unusable(f"checkpoint {name} is missing files or damaged") from None
         for variable in tf.global_variables():
             variable_name, shape = variable.op.name, variable.shape.as_list()
             if saved_shapes.get(variable_name) != shape:
                 found = f"{saved_shapes[variable_name]} there" if variable_name in saved_shapes else "missing there"
-                raise RunError(
-                    f"{directory}: checkpoint {name} was saved by a different model ({variable_name} is {found}, "
-                    f"{shape} here); choose another --save-dir"
-                )
+                raise unusable(f"checkpoint {name} was saved by a different model ({variable_name} is {found}, {shape} here)")
         try:
             self.saver.restore(self.sess, path)
         except tf.errors.OpError:
-            raise RunError(f"{directory}: checkpoint {name} is damaged and cannot be read; choose another --save-dir") from None
+            raise unusable(f"checkpoint {name} is damaged and cannot be read") from None
         self.saver.recover_last_checkpoints(state.all_model_checkpoint_paths)  # so that only 5 are kept
         self.step = self.saved_step = self.sess.run(self.net.global_step)
         self.restored = True

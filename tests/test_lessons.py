@@ -187,7 +187,7 @@ BAD_CHECKPOINTS = {
     "no index": (lambda d: (d / "model-20.index").unlink(), "checkpoint model-20 is missing files or damaged"),
     "different graph": (different_model, r"checkpoint model-7 was saved by a different model \(w is \[784, 5\] there, \[784, 10\] here\)"),
     "damaged state file": (lambda d: (d / "checkpoint").write_bytes(b"\x00{{ not a checkpoint state"), "its 'checkpoint' file is damaged"),
-    "no state file": (lambda d: (d / "checkpoint").unlink(), "holds model-\\* files but no 'checkpoint' file"),
+    "no state file": (lambda d: (d / "checkpoint").unlink(), "it holds model-\\* files but no 'checkpoint' file"),
 }
 
 
