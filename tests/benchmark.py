@@ -134,11 +134,10 @@ def run_child(command, cwd):
     start = time.perf_counter()
     child = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=quiet_env())
     stdout = child.stdout.read()
-    _, status, usage = os.wait4(child.pid, 0)
+    _, status, usage = os.wait4(child.pid, 0)  # this child's own peak memory, unlike getrusage()
     wall = time.perf_counter() - start
-    child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode != 0:
-        sys.exit(f"{' '.join(command)} failed with exit status {child.returncode}")
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"{' '.join(command)} failed with exit status {os.waitstatus_to_exitcode(status)}")
     return wall, usage.ru_maxrss / 1024, stdout.decode()
 
 
@@ -158,12 +157,11 @@ def alternated(repeat, *measures):
 
 
 def whole_runs(repeat, plain_dir):
-    ours, plain = alternated(
+    return alternated(
         repeat,
         lambda: run_child([sys.executable, os.path.join(REPO, "train.py")], plain_dir),
         lambda: run_child([sys.executable, "plain_train.py", DATA], plain_dir),
     )
-    return ours, plain
 
 
 def reader_times(repeat, plain_dir):
