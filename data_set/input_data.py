@@ -241,7 +241,10 @@ def _download(path, mirrors):
                     failures.append(f"{url} ({_reason(error)})")
                     continue
                 partial.close()
-                os.replace(partial.name, path)
+                try:
+                    os.replace(partial.name, path)
+                except OSError as error:
+                    raise MnistDataError(f"{path}: was downloaded but could not be put in place ({error.strerror})") from None
                 print(f"Successfully downloaded {name} {os.path.getsize(path)} bytes.")
                 return
     finally:
