@@ -179,7 +179,6 @@ def reader_times(repeat, plain_dir):
 
 def training_loop_times(repeat):
     """Seconds for train.py's loop and for its floor, each on a fresh graph, in this process."""
-    os.environ.update(quiet_env())
     sys.path.insert(0, REPO)
     with contextlib.redirect_stdout(io.StringIO()):
         import train

@@ -1,5 +1,6 @@
 import gzip
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -66,6 +67,24 @@ def run_train(*args, cwd=REPO, timeout=300, env=None):
     return subprocess.run(
         train_command(*args), cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env or fresh_shell_env()
     )
+
+
+LOSS_LINE = re.compile(r"第([ \d]{5})步，当前loss：(\d+\.\d\d)")
+ACCURACY_LINE = re.compile(r"准确率: (\d\.\d\d)，共测试了(\d+)张图片 ")
+
+
+def loss_lines(stdout):
+    return [line for line in stdout.splitlines() if line.startswith("第")]
+
+
+def accuracy_of(stdout):
+    match = ACCURACY_LINE.fullmatch(stdout.splitlines()[-1])
+    assert match, stdout.splitlines()[-1]
+    return float(match[1]), int(match[2])
+
+
+def steps_printed(stdout):
+    return [int(LOSS_LINE.fullmatch(line)[1]) for line in loss_lines(stdout)]
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from data_set import input_data
-from tests.conftest import SHIPPED_DATA, idx_bytes, snapshot, write_gz, write_mnist_like
+from tests.conftest import SHIPPED_DATA, idx_bytes, snapshot, write_gz
 
 IMAGES, LABELS = input_data.TRAIN_IMAGES, input_data.TRAIN_LABELS
 NO_MIRRORS = []  # a missing file must fail at once, without any network

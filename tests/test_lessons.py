@@ -12,12 +12,17 @@ import tensorflow.compat.v1 as tf
 
 import train
 from data_set import input_data
-from tests.conftest import SHIPPED_DATA, fresh_shell_env, run_train, snapshot, train_command
-from tests.test_train import LOSS_LINE, accuracy_of, loss_lines
-
-
-def steps_printed(stdout):
-    return [int(LOSS_LINE.fullmatch(line)[1]) for line in loss_lines(stdout)]
+from tests.conftest import (
+    LOSS_LINE,
+    SHIPPED_DATA,
+    accuracy_of,
+    fresh_shell_env,
+    loss_lines,
+    run_train,
+    snapshot,
+    steps_printed,
+    train_command,
+)
 
 
 def checkpoints(directory):

@@ -3,21 +3,7 @@ import re
 
 import pytest
 
-from tests.conftest import SHIPPED_DATA, fresh_shell_env, run_train, snapshot
-
-LOSS_LINE = re.compile(r"第([ \d]{5})步，当前loss：(\d+\.\d\d)")
-ACCURACY_LINE = re.compile(r"准确率: (\d\.\d\d)，共测试了(\d+)张图片 ")
-
-
-def loss_lines(stdout):
-    return [line for line in stdout.splitlines() if line.startswith("第")]
-
-
-def accuracy_of(stdout):
-    match = ACCURACY_LINE.fullmatch(stdout.splitlines()[-1])
-    assert match, stdout.splitlines()[-1]
-    return float(match[1]), int(match[2])
-
+from tests.conftest import LOSS_LINE, SHIPPED_DATA, accuracy_of, fresh_shell_env, loss_lines, run_train, snapshot, steps_printed
 
 @pytest.fixture(scope="module")
 def default_run(tmp_path_factory):
@@ -70,7 +56,7 @@ def test_flags_change_the_run_on_data_of_the_users_own(small_data):
         "--log-every", 7, "--learning-rate", 0.01,
     )
     assert result.returncode == 0, result.stderr
-    assert [int(LOSS_LINE.fullmatch(line)[1]) for line in loss_lines(result.stdout)] == [7, 14, 21, 28, 35]
+    assert steps_printed(result.stdout) == [7, 14, 21, 28, 35]
     assert accuracy_of(result.stdout)[1] == 30
     assert f"Extracting {directory}/train-images-idx3-ubyte.gz" in result.stdout
 
