@@ -118,23 +118,24 @@ def test_logdir_needs_a_validation_set():
 
 def interrupt_after(step, *flags):
     """Start a long run, send it Ctrl-C once it has printed step's loss, and return what it wrote."""
+    # Unbuffered, so that reading up to step's line reads nothing past it, which communicate() would miss.
     process = subprocess.Popen(
-        train_command("--steps", 1_000_000, *flags), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        train_command("--steps", 1_000_000, *flags), stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0,
         env=fresh_shell_env(),
     )
     lines = []
     for line in process.stdout:
         lines.append(line)
-        if line.startswith("第%5d步" % step):
+        if line.decode().startswith("第%5d步" % step):
             process.send_signal(signal.SIGINT)
             break
     stdout, stderr = process.communicate(timeout=120)
-    return process.returncode, "".join(lines) + stdout, stderr
+    return process.returncode, b"".join([*lines, stdout]).decode(), stderr.decode()
 
 
 def test_ctrl_c_saves_where_it_stopped_and_the_run_resumes_from_there(tmp_path):
     returncode, stdout, stderr = interrupt_after(50, "--save-dir", tmp_path)
-    assert returncode == 130
+    assert returncode == 130, stderr
     match = re.fullmatch(rf"Stopped by Ctrl-C after step (\d+); saved {tmp_path}/model-(\d+)\n", stderr)
     assert match and match[1] == match[2], stderr
     stopped = int(match[1])
