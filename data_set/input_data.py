@@ -208,11 +208,18 @@ def _gunzip(path):
         raise MnistDataError(f"{path}: is not a gzip file; MNIST files are gzipped idx files, replace it")
     try:
         # One zlib call is much faster than reading through gzip.open; 16 selects the gzip wrapper.
-        return zlib.decompress(compressed, wbits=16 + zlib.MAX_WBITS)
+        return zlib.decompress(compressed, wbits=16 + zlib.MAX_WBITS, bufsize=_inflated_size(compressed))
     except zlib.error as error:
         raise MnistDataError(
             f"{path}: is a truncated or damaged gzip file ({error}); delete it to download it again, or replace it"
         ) from None
+
+
+def _inflated_size(compressed):
+    """The size a gzip file's last 4 bytes give for its content, so that zlib inflates into one
+    buffer instead of growing one step by step; deflate expands at most 1032-fold, which bounds
+    what a damaged file can claim."""
+    return min(int.from_bytes(compressed[-4:], "little"), 1032 * len(compressed))
 
 
 def _download(path, mirrors):

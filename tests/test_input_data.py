@@ -174,6 +174,12 @@ BAD_FILES = {
         False,
         "truncated or damaged gzip",
     ),
+    "wrong length at the end": (
+        IMAGES,
+        lambda d: good_gz(d, IMAGES)[:-4] + (2**32 - 1).to_bytes(4, "little"),
+        False,
+        "truncated or damaged gzip .*incorrect length check",
+    ),
     "labels where images belong": (IMAGES, lambda d: idx_bytes(2049, np.zeros(100)), True, "holds labels, not images"),
     "images where labels belong": (LABELS, lambda d: idx_bytes(2051, np.zeros((100, 28, 28))), True, "holds images, not labels"),
     "not idx": (IMAGES, lambda d: b"hello, world", True, "not an MNIST idx file"),
