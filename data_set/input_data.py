@@ -39,6 +39,10 @@ DOWNLOAD_TIMEOUT_SECONDS = 30
 PIXEL_SCALE = np.float32(1.0 / 255.0)
 
 Datasets = collections.namedtuple("Datasets", ["train", "validation", "test"])
+# Examples start to end (exclusive) of an epoch's shuffled order, converted for next_batch.
+Block = collections.namedtuple("Block", ["start", "end", "images", "labels"])
+BATCHES_PER_BLOCK = 16
+_block_converter = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="next_batch")
 
 
 class MnistDataError(ValueError):
@@ -62,6 +66,7 @@ class DataSet:
         self._random = np.random.default_rng(seed)
         self._order = None
         self._index_in_epoch = 0
+        self._block = self._next_block = None
 
     @cached_property
     def images(self):
@@ -86,14 +91,45 @@ class DataSet:
         start = self._index_in_epoch
         if start + batch_size <= self.num_examples:
             self._index_in_epoch += batch_size
-            chosen = self._order[start : self._index_in_epoch]
-        else:
-            rest_of_epoch = self._order[start:]
-            self.epochs_completed += 1
-            self._order = self._new_epoch_order(shuffle)
-            self._index_in_epoch = batch_size - len(rest_of_epoch)
-            chosen = np.concatenate([rest_of_epoch, self._order[: self._index_in_epoch]])
-        # take() is the quickest gather numpy has: this runs once per training step.
+            return self._from_blocks(start, batch_size)
+        rest_of_epoch = self._order[start:]
+        self.epochs_completed += 1
+        self._order = self._new_epoch_order(shuffle)
+        self._index_in_epoch = batch_size - len(rest_of_epoch)
+        self._block = self._next_block = None  # they hold rows of the epoch that just ended
+        return self._examples(np.concatenate([rest_of_epoch, self._order[: self._index_in_epoch]]))
+
+    def _from_blocks(self, start, batch_size):
+        """Examples start to start + batch_size of this epoch, sliced from a block of converted ones.
+
+        A block holds BATCHES_PER_BLOCK batches, and the block after it is converted on another
+        thread meanwhile: a training step lets go of the GIL, so it need not wait for its data.
+        """
+        block = self._block
+        if block is None or not block.start <= start <= start + batch_size <= block.end:
+            block = self._block = self._following_block(start, batch_size)
+        offset = start - block.start
+        return block.images[offset : offset + batch_size], block.labels[offset : offset + batch_size]
+
+    def _following_block(self, start, batch_size):
+        """The block from start, and the conversion of the block after it set going."""
+        converted_start, converting = self._next_block or (None, None)
+        if converted_start == start:
+            block = converting.result()
+        else:  # the first batch of an epoch, or a new batch size
+            block = self._block_at(self._order, start, batch_size)
+        self._next_block = None
+        if block.end < self.num_examples:
+            self._next_block = block.end, _block_converter.submit(self._block_at, self._order, block.end, batch_size)
+        return block
+
+    def _block_at(self, order, start, batch_size):
+        chosen = order[start : start + batch_size * BATCHES_PER_BLOCK]
+        return Block(start, start + len(chosen), *self._examples(chosen))
+
+    def _examples(self, chosen):
+        """The images and labels of the examples at the indices chosen."""
+        # take() is the quickest gather numpy has.
         return self._convert(self._pixels.take(chosen, axis=0)), self.labels.take(chosen, axis=0)
 
 

@@ -136,6 +136,32 @@ def test_same_seed_same_batches_and_no_seed_differs(distinct_examples):
     assert order(None) != order(None)
 
 
+def test_batches_of_any_sizes_follow_the_epochs_in_order(tmp_path):
+    """Batches are cut from blocks converted ahead; whatever their sizes, they are the shuffled
+    epochs one after another, and each is the same as converting its examples directly."""
+    count = 600
+    pixels = np.zeros((count, 28, 28), np.uint8)
+    pixels[:, 0, 0], pixels[:, 0, 1] = np.arange(count) % 256, np.arange(count) // 256
+    write_gz(tmp_path / IMAGES, idx_bytes(input_data.IMAGE_MAGIC, pixels))
+    write_gz(tmp_path / LABELS, idx_bytes(input_data.LABEL_MAGIC, np.arange(count) % 10))
+    write_gz(tmp_path / input_data.TEST_IMAGES, idx_bytes(input_data.IMAGE_MAGIC, pixels[:3]))
+    write_gz(tmp_path / input_data.TEST_LABELS, idx_bytes(input_data.LABEL_MAGIC, np.arange(3)))
+    train = input_data.read_data_sets(tmp_path, one_hot=True, validation_size=0, seed=5).train
+    sizes = [7] * 40 + [13] * 30 + [1] * 9 + [64] * 20 + [600, 5] + [9] * 50
+    drawn = []
+    for size in sizes:
+        images, labels = train.next_batch(size)
+        assert images.shape == (size, 784) and images.dtype == np.float32 and labels.shape == (size, 10)
+        examples = (np.rint(images[:, 0] * 255) + 256 * np.rint(images[:, 1] * 255)).astype(int)
+        np.testing.assert_array_equal(images, pixels[examples].reshape(size, 784) * input_data.PIXEL_SCALE)
+        np.testing.assert_array_equal(labels.argmax(axis=1), examples % 10)
+        drawn.extend(examples)
+    random = np.random.default_rng(5)
+    epochs = np.concatenate([random.permutation(count) for _ in range(train.epochs_completed + 1)])
+    assert drawn == list(epochs[: len(drawn)])
+    assert train.epochs_completed == sum(sizes) // count
+
+
 def test_shuffle_false_keeps_file_order_across_epochs(distinct_examples):
     train = input_data.read_data_sets(distinct_examples, validation_size=5).train
     assert sum(ids(train, 8, 5, shuffle=False), []) == [*range(20), *range(20)]
