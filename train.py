@@ -3,6 +3,7 @@
 With no flags it does exactly what the tutorial's train.py did; every extra is a flag.
 """
 import argparse
+import concurrent.futures
 import contextlib
 import logging
 import math
@@ -44,11 +45,14 @@ def tensorflow_quieted(verbose):
             os.close(real_stderr)
 
 
-# TensorFlow must know how quiet to be before it loads, which is before main() parses the flags.
-with tensorflow_quieted(verbose="--verbose" in sys.argv[1:]):
-    import tensorflow.compat.v1 as tf
+def load_tensorflow(verbose=False):
+    """Import TensorFlow, and the model built with it, for the code below (tf and Network)."""
+    global tf, Network
+    with tensorflow_quieted(verbose):
+        import tensorflow.compat.v1 as tf
 
-    from model import Network
+        from model import Network
+
 
 DEFAULT_DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data_set")
 CHECKPOINT_PREFIX = "model"  # checkpoints are model-<step>, as in the tutorial's second lesson
@@ -199,7 +203,7 @@ def number(kind, zero_allowed=False):
 
 
 def parse_args(argv=None):
-    # allow_abbrev=False: "--verbose" must be typed in full, as it is read before parsing (see above).
+    # allow_abbrev=False: a shortened flag is a mistake to report, not a guess to make (--step is not --steps).
     parser = argparse.ArgumentParser(description=__doc__, allow_abbrev=False)
     parser.add_argument("--steps", type=number(int), default=2000, help="training steps (default: %(default)s)")
     parser.add_argument("--batch-size", type=number(int), default=64, help="images per step (default: %(default)s)")
@@ -264,7 +268,7 @@ def main():
             ensure_writable(args.save_dir, "--save-dir")
         if args.logdir:
             ensure_writable(args.logdir, "--logdir")
-        data = read_data(parser, args)
+        data = read_data_while_tensorflow_loads(parser, args)
         app = Train(args, data)
     except (input_data.MnistDataError, RunError) as error:
         return fail(error)
@@ -285,19 +289,26 @@ def main():
     return 0
 
 
-def read_data(parser, args):
-    try:
-        data = input_data.read_data_sets(
+def read_data_while_tensorflow_loads(parser, args):
+    """MNIST, read while TensorFlow loads: loading takes seconds, and reading needs only numpy."""
+    for name in input_data.MNIST_FILES:  # downloads stay in this thread, where Ctrl-C stops them cleanly
+        input_data.maybe_download(name, args.data_dir, args.source_url)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        reading = pool.submit(
+            input_data.read_data_sets,
             args.data_dir,
             one_hot=True,
             validation_size=args.validation_size,
             seed=args.seed,
             source_url=args.source_url,
         )
-    except input_data.MnistDataError:
-        raise
-    except ValueError as error:  # the validation set asked for is larger than the training files
-        parser.error(str(error))
+        load_tensorflow(args.verbose)
+        try:
+            data = reading.result()
+        except input_data.MnistDataError:
+            raise
+        except ValueError as error:  # the validation set asked for is larger than the training files
+            parser.error(str(error))
     if args.batch_size > data.train.num_examples:
         parser.error(f"--batch-size {args.batch_size} is larger than the training set ({data.train.num_examples} images)")
     return data

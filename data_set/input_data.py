@@ -24,6 +24,7 @@ TRAIN_IMAGES = "train-images-idx3-ubyte.gz"
 TRAIN_LABELS = "train-labels-idx1-ubyte.gz"
 TEST_IMAGES = "t10k-images-idx3-ubyte.gz"
 TEST_LABELS = "t10k-labels-idx1-ubyte.gz"
+MNIST_FILES = (TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS)
 # The published files' SHA-256: a download is kept only if it matches.
 SHA256 = {
     TRAIN_IMAGES: "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
@@ -147,12 +148,10 @@ def read_data_sets(
     Validation is the first validation_size training examples and train the rest.
     source_url is one mirror URL or a list of them, tried in order.
     """
-    paths = [os.path.join(train_dir, name) for name in (TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS)]
-    mirrors = _mirror_list(source_url)
-    for path in paths:
-        if not os.path.lexists(path):
-            _download(path, mirrors)
-        print("Extracting", path)
+    paths = []
+    for name in MNIST_FILES:
+        paths.append(maybe_download(name, train_dir, source_url))
+        print("Extracting", paths[-1])
     # Inflating is most of the work, and zlib lets go of the GIL: the files inflate side by side.
     with concurrent.futures.ThreadPoolExecutor() as pool:
         arrays = list(pool.map(_read_idx, paths, [IMAGE_MAGIC, LABEL_MAGIC] * 2))
@@ -174,6 +173,14 @@ def read_data_sets(
         validation=split(train_pixels[:validation_size], train_labels[:validation_size]),
         test=split(test_pixels, test_labels),
     )
+
+
+def maybe_download(filename, work_directory, source_url=None):
+    """The path of filename in work_directory, downloaded there first if it is missing."""
+    path = os.path.join(work_directory, filename)
+    if not os.path.lexists(path):
+        _download(path, _mirror_list(source_url))
+    return path
 
 
 def _mirror_list(source_url):

@@ -184,6 +184,7 @@ def training_loop_times(repeat):
         import train
         from data_set import input_data
 
+        train.load_tensorflow()
         data = input_data.read_data_sets(DATA, one_hot=True)
     tf = train.tf
     _, args = train.parse_args([])

@@ -12,7 +12,7 @@ from data_set import input_data
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHIPPED_DATA = os.path.join(REPO, "data_set")
-MNIST_FILES = (input_data.TRAIN_IMAGES, input_data.TRAIN_LABELS, input_data.TEST_IMAGES, input_data.TEST_LABELS)
+MNIST_FILES = input_data.MNIST_FILES
 
 
 def idx_bytes(magic, array):

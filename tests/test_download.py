@@ -11,7 +11,7 @@ import time
 import pytest
 
 from data_set import input_data
-from tests.conftest import MNIST_FILES, REPO, SHIPPED_DATA, snapshot
+from tests.conftest import MNIST_FILES, REPO, SHIPPED_DATA, fresh_shell_env, run_train, snapshot, train_command
 
 SMALL = input_data.TEST_LABELS  # 4,542 bytes: quick to serve
 SLOW_DOWNLOAD_STARTED = threading.Event()
@@ -137,18 +137,31 @@ def test_a_read_only_directory_is_reported(server, mnist_copy):
     assert not (mnist_copy / SMALL).exists()
 
 
-def test_ctrl_c_during_a_download_leaves_no_partial_file(server, mnist_copy):
+def test_train_py_downloads_a_missing_file_before_it_trains(server, mnist_copy):
+    without(mnist_copy, SMALL)
+    result = run_train("--data-dir", mnist_copy, "--source-url", server + "/good/", "--steps", 10)
+    assert result.returncode == 0, result.stderr
+    assert f"Successfully downloaded {SMALL} {len(shipped(SMALL))} bytes." in result.stdout.splitlines()
+    assert (mnist_copy / SMALL).read_bytes() == shipped(SMALL)
+
+
+@pytest.mark.parametrize("program", ["read_data_sets", "train.py"])
+def test_ctrl_c_during_a_download_leaves_no_partial_file(server, mnist_copy, program):
     without(mnist_copy, SMALL)
     before = snapshot(mnist_copy)
-    reader = subprocess.Popen(
-        [sys.executable, "-c", f"from data_set import input_data; input_data.read_data_sets({str(mnist_copy)!r}, source_url={server + '/slow/'!r})"],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    SLOW_DOWNLOAD_STARTED.clear()
+    if program == "train.py":
+        command = train_command("--data-dir", mnist_copy, "--source-url", server + "/slow/")
+    else:
+        read = f"read_data_sets({str(mnist_copy)!r}, source_url={server + '/slow/'!r})"
+        command = [sys.executable, "-c", f"from data_set import input_data; input_data.{read}"]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=fresh_shell_env())
     assert SLOW_DOWNLOAD_STARTED.wait(60), "the download never started"
     assert any(name.endswith(".part") for name in os.listdir(mnist_copy))
-    reader.send_signal(signal.SIGINT)
-    _, stderr = reader.communicate(timeout=60)
-    assert reader.returncode != 0 and b"KeyboardInterrupt" in stderr
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    if program == "train.py":
+        assert process.returncode == 130 and stderr == b"Stopped by Ctrl-C\n"
+    else:
+        assert process.returncode != 0 and b"KeyboardInterrupt" in stderr
     assert snapshot(mnist_copy) == before

@@ -24,6 +24,8 @@ from tests.conftest import (
     train_command,
 )
 
+train.load_tensorflow()  # as train.py's main() does before it uses Train
+
 
 def checkpoints(directory):
     return sorted(int(name[len("model-") : -len(".index")]) for name in os.listdir(directory) if name.endswith(".index"))
@@ -149,7 +151,7 @@ def test_ctrl_c_saves_where_it_stopped_and_the_run_resumes_from_there(tmp_path):
 
 def test_ctrl_c_without_a_save_dir_says_nothing_was_saved():
     returncode, stdout, stderr = interrupt_after(20)
-    assert returncode == 130
+    assert returncode == 130, stderr
     assert re.fullmatch(r"Stopped by Ctrl-C after step \d+; nothing saved \(use --save-dir to keep progress\)\n", stderr)
 
 
