@@ -4,6 +4,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 from contextlib import redirect_stdout
 
 import numpy as np
@@ -14,6 +15,7 @@ import train
 from data_set import input_data
 from tests.conftest import (
     LOSS_LINE,
+    REPO,
     SHIPPED_DATA,
     accuracy_of,
     fresh_shell_env,
@@ -153,6 +155,41 @@ def test_ctrl_c_without_a_save_dir_says_nothing_was_saved():
     returncode, stdout, stderr = interrupt_after(20)
     assert returncode == 130, stderr
     assert re.fullmatch(r"Stopped by Ctrl-C after step \d+; nothing saved \(use --save-dir to keep progress\)\n", stderr)
+
+
+# Trains for 3 seconds while another thread sends this process a Ctrl-C every half millisecond.
+TRAINING_UNDER_CTRL_C = """
+import io, os, signal, sys, threading, time
+from contextlib import redirect_stdout
+import train
+from data_set import input_data
+train.load_tensorflow()
+with redirect_stdout(io.StringIO()):
+    data = input_data.read_data_sets(sys.argv[1], one_hot=True)
+app = train.Train(train.parse_args([])[1], data)
+signal.signal(signal.SIGINT, lambda number, frame: None)
+def interrupt():
+    while True:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.0005)
+threading.Thread(target=interrupt, daemon=True).start()
+steps, end = 0, time.monotonic() + 3
+while time.monotonic() < end:
+    x, label = data.train.next_batch(64)
+    app.sess.run(app.net.train, feed_dict={app.net.x: x, app.net.label: label})
+    steps += 1
+print(steps)
+"""
+
+
+def test_ctrl_c_at_any_moment_of_a_step_is_safe():
+    """TensorFlow runs the steps in the main thread, where Ctrl-C's handler runs too."""
+    result = subprocess.run(
+        [sys.executable, "-c", TRAINING_UNDER_CTRL_C, SHIPPED_DATA], cwd=REPO, capture_output=True, text=True,
+        timeout=120, env=fresh_shell_env(),
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert int(result.stdout) > 100
 
 
 @pytest.fixture(scope="module")
