@@ -43,7 +43,18 @@ Datasets = collections.namedtuple("Datasets", ["train", "validation", "test"])
 # Examples start to end (exclusive) of an epoch's shuffled order, converted for next_batch.
 Block = collections.namedtuple("Block", ["start", "end", "images", "labels"])
 BATCHES_PER_BLOCK = 16
-_block_converter = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="next_batch")
+
+
+def _start_block_converter():
+    """The thread that converts next_batch's blocks ahead. A child made by fork() needs one of its
+    own: it has none of its parent's threads, and work handed to theirs would never be done."""
+    global _block_converter
+    _block_converter = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="next_batch")
+
+
+_start_block_converter()
+if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork()
+    os.register_at_fork(after_in_child=_start_block_converter)
 
 
 class MnistDataError(ValueError):
@@ -114,14 +125,15 @@ class DataSet:
 
     def _following_block(self, start, batch_size):
         """The block from start, and the conversion of the block after it set going."""
-        converted_start, converting = self._next_block or (None, None)
-        if converted_start == start:
+        process, converted_start, converting = self._next_block or (None, None, None)
+        if converted_start == start and process == os.getpid():
             block = converting.result()
-        else:  # the first batch of an epoch, or a new batch size
+        else:  # the first batch of an epoch, a new batch size, or a child process's first batch
             block = self._block_at(self._order, start, batch_size)
         self._next_block = None
         if block.end < self.num_examples:
-            self._next_block = block.end, _block_converter.submit(self._block_at, self._order, block.end, batch_size)
+            converting = _block_converter.submit(self._block_at, self._order, block.end, batch_size)
+            self._next_block = os.getpid(), block.end, converting
         return block
 
     def _block_at(self, order, start, batch_size):

@@ -1,12 +1,14 @@
 """The MNIST reader on the shipped files and on idx files written here, good and bad."""
 import gzip
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from data_set import input_data
-from tests.conftest import SHIPPED_DATA, idx_bytes, snapshot, write_gz
+from tests.conftest import REPO, SHIPPED_DATA, idx_bytes, snapshot, write_gz
 
 IMAGES, LABELS = input_data.TRAIN_IMAGES, input_data.TRAIN_LABELS
 NO_MIRRORS = []  # a missing file must fail at once, without any network
@@ -160,6 +162,25 @@ def test_batches_of_any_sizes_follow_the_epochs_in_order(tmp_path):
     epochs = np.concatenate([random.permutation(count) for _ in range(train.epochs_completed + 1)])
     assert drawn == list(epochs[: len(drawn)])
     assert train.epochs_completed == sum(sizes) // count
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork() here")
+def test_a_forked_child_draws_batches_too(distinct_examples):
+    """The child has none of its parent's threads, the one converting blocks ahead among them."""
+    drawing = f"""
+import os, signal, sys
+from data_set import input_data
+train = input_data.read_data_sets({str(distinct_examples)!r}, validation_size=0, seed=1).train
+train.next_batch(1)  # the next block is being converted on a thread
+if os.fork() == 0:
+    signal.alarm(20)  # a child stuck waiting for its parent's thread ends here
+    for _ in range(60):
+        train.next_batch(1)
+    os._exit(0)
+sys.exit(os.waitstatus_to_exitcode(os.wait()[1]))
+"""
+    result = subprocess.run([sys.executable, "-c", drawing], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
 
 
 def test_shuffle_false_keeps_file_order_across_epochs(distinct_examples):
