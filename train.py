@@ -19,7 +19,7 @@ from data_set import input_data
 @contextlib.contextmanager
 def tensorflow_quieted(verbose):
     """Unless verbose, hide what TensorFlow writes to stderr while it loads (replayed if loading
-    fails), and its later notices and warnings; errors and exceptions still show.
+    fails, but not after Ctrl-C), and its later notices and warnings; errors and exceptions still show.
 
     The start-up lines come from C++ before its logging is set up, so only redirecting file
     descriptor 2 stops them.
@@ -35,7 +35,7 @@ def tensorflow_quieted(verbose):
         os.dup2(start_up_log.fileno(), 2)
         try:
             yield
-        except BaseException:
+        except Exception:
             sys.stderr.flush()
             start_up_log.seek(0)
             os.write(real_stderr, start_up_log.read())

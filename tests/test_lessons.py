@@ -120,8 +120,8 @@ def test_logdir_needs_a_validation_set():
     assert result.returncode == 2 and "--validation-size must be more than 0" in result.stderr
 
 
-def interrupt_after(step, *flags):
-    """Start a long run, send it Ctrl-C once it has printed step's loss, and return what it wrote."""
+def interrupt_after(line_start, *flags):
+    """Start a long run, send it Ctrl-C once it has printed a line so starting, and return what it wrote."""
     # Unbuffered, so that reading up to step's line reads nothing past it, which communicate() would miss.
     process = subprocess.Popen(
         train_command("--steps", 1_000_000, *flags), stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0,
@@ -130,7 +130,7 @@ def interrupt_after(step, *flags):
     lines = []
     for line in process.stdout:
         lines.append(line)
-        if line.decode().startswith("第%5d步" % step):
+        if line.decode().startswith(line_start):
             process.send_signal(signal.SIGINT)
             break
     stdout, stderr = process.communicate(timeout=120)
@@ -138,7 +138,7 @@ def interrupt_after(step, *flags):
 
 
 def test_ctrl_c_saves_where_it_stopped_and_the_run_resumes_from_there(tmp_path):
-    returncode, stdout, stderr = interrupt_after(50, "--save-dir", tmp_path)
+    returncode, stdout, stderr = interrupt_after("第   50步", "--save-dir", tmp_path)
     assert returncode == 130, stderr
     match = re.fullmatch(rf"Stopped by Ctrl-C after step (\d+); saved {tmp_path}/model-(\d+)\n", stderr)
     assert match and match[1] == match[2], stderr
@@ -152,9 +152,16 @@ def test_ctrl_c_saves_where_it_stopped_and_the_run_resumes_from_there(tmp_path):
 
 
 def test_ctrl_c_without_a_save_dir_says_nothing_was_saved():
-    returncode, stdout, stderr = interrupt_after(20)
+    returncode, stdout, stderr = interrupt_after("第   20步")
     assert returncode == 130, stderr
     assert re.fullmatch(r"Stopped by Ctrl-C after step \d+; nothing saved \(use --save-dir to keep progress\)\n", stderr)
+
+
+def test_ctrl_c_while_tensorflow_loads_stops_without_its_start_up_messages():
+    # The last Extracting line comes as the data is read, while TensorFlow still loads.
+    returncode, stdout, stderr = interrupt_after("Extracting " + os.path.join(SHIPPED_DATA, input_data.TEST_LABELS))
+    assert returncode == 130 and stderr == "Stopped by Ctrl-C\n"
+    assert not loss_lines(stdout)
 
 
 # Trains for 3 seconds while another thread sends this process a Ctrl-C every half millisecond.
