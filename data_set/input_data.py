@@ -117,8 +117,8 @@ class DataSet:
         A block holds BATCHES_PER_BLOCK batches, and the block after it is converted on another
         thread meanwhile: a training step lets go of the GIL, so it need not wait for its data.
         """
-        block = self._block
-        if block is None or not block.start <= start <= start + batch_size <= block.end:
+        block = self._block  # it starts at or before start: batches only move forward in an epoch
+        if block is None or start + batch_size > block.end:
             block = self._block = self._following_block(start, batch_size)
         offset = start - block.start
         return block.images[offset : offset + batch_size], block.labels[offset : offset + batch_size]
