@@ -310,9 +310,7 @@ def read_data_while_tensorflow_loads(parser, args):
         load_tensorflow(args.verbose)
         try:
             data = reading.result()
-        except input_data.MnistDataError:
-            raise
-        except ValueError as error:  # the validation set asked for is larger than the training files
+        except input_data.ValidationSizeError as error:
             parser.error(str(error))
     if args.batch_size > data.train.num_examples:
         parser.error(f"--batch-size {args.batch_size} is larger than the training set ({data.train.num_examples} images)")

@@ -61,6 +61,10 @@ class MnistDataError(ValueError):
     """A data file is missing, unreadable or not MNIST's idx format; the message names it."""
 
 
+class ValidationSizeError(ValueError):
+    """validation_size asks for more examples than the training files hold."""
+
+
 class DataSet:
     """One split of MNIST: its images, its labels and batches drawn in shuffled order."""
 
@@ -170,7 +174,7 @@ def read_data_sets(
     train_pixels, train_labels = _checked_pair(paths[0], arrays[0], paths[1], arrays[1])
     test_pixels, test_labels = _checked_pair(paths[2], arrays[2], paths[3], arrays[3])
     if not 0 <= validation_size <= len(train_pixels):
-        raise ValueError(
+        raise ValidationSizeError(
             f"validation size must be between 0 and {len(train_pixels)} "
             f"(the number of training images), got {validation_size}"
         )
