@@ -42,7 +42,7 @@ PIXEL_SCALE = np.float32(1.0 / 255.0)
 Datasets = collections.namedtuple("Datasets", ["train", "validation", "test"])
 # Examples start to end (exclusive) of an epoch's shuffled order, converted for next_batch.
 Block = collections.namedtuple("Block", ["start", "end", "images", "labels"])
-BATCHES_PER_BLOCK = 16
+BATCHES_PER_BLOCK = 32
 
 
 def _start_block_converter():
