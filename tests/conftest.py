@@ -12,7 +12,6 @@ from data_set import input_data
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHIPPED_DATA = os.path.join(REPO, "data_set")
-MNIST_FILES = input_data.MNIST_FILES
 
 
 def idx_bytes(magic, array):
@@ -98,6 +97,6 @@ def mnist_copy(tmp_path):
     """A writable copy of the shipped MNIST files."""
     directory = tmp_path / "mnist"
     directory.mkdir()
-    for name in MNIST_FILES:
+    for name in input_data.MNIST_FILES:
         shutil.copy(os.path.join(SHIPPED_DATA, name), directory)
     return directory

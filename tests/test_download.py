@@ -11,7 +11,7 @@ import time
 import pytest
 
 from data_set import input_data
-from tests.conftest import MNIST_FILES, REPO, SHIPPED_DATA, fresh_shell_env, run_train, snapshot, train_command
+from tests.conftest import REPO, SHIPPED_DATA, fresh_shell_env, run_train, snapshot, train_command
 
 SMALL = input_data.TEST_LABELS  # 4,542 bytes: quick to serve
 SLOW_DOWNLOAD_STARTED = threading.Event()
@@ -28,7 +28,7 @@ class MirrorHandler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         kind, _, name = self.path.strip("/").partition("/")
-        if name not in MNIST_FILES or kind not in ("good", "corrupt", "slow"):
+        if name not in input_data.MNIST_FILES or kind not in ("good", "corrupt", "slow"):
             self.send_error(404)
             return
         body = shipped(name)
@@ -73,8 +73,8 @@ def test_missing_files_are_downloaded_verified_and_read(server, tmp_path, capsys
     directory = tmp_path / "new" / "mnist"  # created as TensorFlow 1 did
     data = input_data.read_data_sets(directory, source_url=server + "/good/")
     assert data.train.num_examples == 55000 and data.test.num_examples == 10000
-    assert sorted(os.listdir(directory)) == sorted(MNIST_FILES)
-    for name in MNIST_FILES:
+    assert sorted(os.listdir(directory)) == sorted(input_data.MNIST_FILES)
+    for name in input_data.MNIST_FILES:
         assert (directory / name).read_bytes() == shipped(name)
     out = capsys.readouterr().out
     assert f"Successfully downloaded {SMALL} 4542 bytes." in out
