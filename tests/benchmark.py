@@ -225,7 +225,7 @@ def training_loop_times(repeat):
                 return time.perf_counter() - start
 
             loop_chunks, floor_chunks = alternated(args.steps // CHUNK_STEPS, loop_chunk, floor_chunk)
-            looping.sess.close()  # 42 sessions left open would hold their memory to the end
+            looping.sess.close()  # sessions left open would hold their memory to the end
             flooring.sess.close()
         loops.append(sum(loop_chunks))
         floors.append(sum(floor_chunks))
