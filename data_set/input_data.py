@@ -38,6 +38,8 @@ NUM_CLASSES = 10
 DOWNLOAD_TIMEOUT_SECONDS = 30
 # TensorFlow 1 scaled pixels by multiplying with 1/255, which is not always x/255 in float32.
 PIXEL_SCALE = np.float32(1.0 / 255.0)
+# TensorFlow copies a fed array unless its data starts on a 64-byte boundary; numpy promises only 16.
+FEED_ALIGNMENT = 64
 
 Datasets = collections.namedtuple("Datasets", ["train", "validation", "test"])
 # Examples start to end (exclusive) of an epoch's shuffled order, converted for next_batch.
@@ -91,7 +93,8 @@ class DataSet:
     def _convert(self, pixels):
         if not self._as_float32:
             return pixels
-        images = pixels.astype(np.float32)
+        images = _aligned_float32(pixels.shape)
+        np.copyto(images, pixels)
         images *= PIXEL_SCALE
         return images
 
@@ -148,6 +151,15 @@ class DataSet:
         """The images and labels of the examples at the indices chosen."""
         # take() is the quickest gather numpy has.
         return self._convert(self._pixels.take(chosen, axis=0)), self.labels.take(chosen, axis=0)
+
+
+def _aligned_float32(shape):
+    """An empty float32 array that TensorFlow can feed without copying it. An image is 3136 bytes,
+    a multiple of 64, so every batch sliced from it is aligned too."""
+    size = math.prod(shape) * np.dtype(np.float32).itemsize
+    memory = np.empty(size + FEED_ALIGNMENT, np.uint8)
+    offset = -memory.ctypes.data % FEED_ALIGNMENT
+    return memory[offset : offset + size].view(np.float32).reshape(shape)
 
 
 def read_data_sets(

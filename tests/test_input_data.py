@@ -29,6 +29,7 @@ def test_shipped_files_split_as_tensorflow_1_did(mnist):
     assert (mnist.train.num_examples, mnist.validation.num_examples, mnist.test.num_examples) == (55000, 5000, 10000)
     for split in mnist:
         assert split.images.dtype == np.float32 and split.images.shape == (split.num_examples, 784)
+        assert split.images.ctypes.data % input_data.FEED_ALIGNMENT == 0  # TensorFlow feeds it without a copy
         assert split.labels.dtype == np.float32 and split.labels.shape == (split.num_examples, 10)
         assert split.images.min() == 0.0 and split.images.max() == 1.0
         np.testing.assert_array_equal(split.labels.sum(axis=1), 1.0)
@@ -154,6 +155,7 @@ def test_batches_of_any_sizes_follow_the_epochs_in_order(tmp_path):
     for size in sizes:
         images, labels = train.next_batch(size)
         assert images.shape == (size, 784) and images.dtype == np.float32 and labels.shape == (size, 10)
+        assert images.ctypes.data % input_data.FEED_ALIGNMENT == 0  # so TensorFlow feeds it without a copy
         examples = (np.rint(images[:, 0] * 255) + 256 * np.rint(images[:, 1] * 255)).astype(int)
         np.testing.assert_array_equal(images, pixels[examples].reshape(size, 784) * input_data.PIXEL_SCALE)
         np.testing.assert_array_equal(labels.argmax(axis=1), examples % 10)
