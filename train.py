@@ -46,10 +46,38 @@ def tensorflow_quieted(verbose):
             os.close(real_stderr)
 
 
+@contextlib.contextmanager
+def ctrl_c_kept():
+    """Make sure that Ctrl-C while TensorFlow loads ends in a KeyboardInterrupt.
+
+    Raised while one of TensorFlow's C++ modules initialises, the KeyboardInterrupt comes out as
+    "ImportError: initialization failed", and once in a while it is lost altogether. So a press
+    is also remembered, and raised again once the import is over.
+    """
+    pressed = False
+
+    def press(signal_number, frame):
+        nonlocal pressed
+        pressed = True
+        raise KeyboardInterrupt
+
+    previous_handler = signal.signal(signal.SIGINT, press)
+    try:
+        yield
+    except Exception:
+        if pressed:
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        signal.signal(signal.SIGINT, previous_handler)
+    if pressed:
+        raise KeyboardInterrupt
+
+
 def load_tensorflow(verbose=False):
     """Import TensorFlow, and the model built with it, for the code below (tf and Network)."""
     global tf, Network
-    with tensorflow_quieted(verbose):
+    with tensorflow_quieted(verbose), ctrl_c_kept():
         import tensorflow.compat.v1 as tf
 
         from model import Network

@@ -168,6 +168,36 @@ def test_ctrl_c_while_tensorflow_loads_stops_without_its_start_up_messages():
     assert not loss_lines(stdout)
 
 
+# Ctrl-C while an import runs, which then does what importing TensorFlow can do with the
+# KeyboardInterrupt: initialising a C++ module turns it into an ImportError, and now and then
+# it is lost. Prints what came out of ctrl_c_kept().
+CTRL_C_IN_AN_IMPORT = """
+import os, signal, sys, time
+import train
+try:
+    with train.ctrl_c_kept():
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(10)
+        except KeyboardInterrupt:
+            if sys.argv[1] == "turned into an ImportError":
+                raise ImportError("initialization failed") from None
+        print("the import went on")
+except BaseException as error:
+    print(type(error).__name__)
+"""
+
+
+@pytest.mark.parametrize("what_the_import_does", ["turned into an ImportError", "lost"])
+def test_ctrl_c_that_an_import_mangles_is_still_a_keyboard_interrupt(what_the_import_does):
+    result = subprocess.run(
+        [sys.executable, "-c", CTRL_C_IN_AN_IMPORT, what_the_import_does], cwd=REPO, capture_output=True, text=True,
+        timeout=60, env=fresh_shell_env(),
+    )
+    came_out = ["the import went on"] if what_the_import_does == "lost" else []
+    assert result.stdout.splitlines() == [*came_out, "KeyboardInterrupt"], result.stderr
+
+
 # Trains for 3 seconds while another thread sends this process a Ctrl-C every half millisecond.
 TRAINING_UNDER_CTRL_C = """
 import io, os, signal, sys, threading, time
