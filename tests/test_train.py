@@ -109,7 +109,8 @@ def test_a_missing_file_names_each_mirror_tried(small_data):
 
 
 def test_help_shows_every_flag_with_its_default():
-    result = run_train("--help")
+    # So wide that argparse wraps no line: it would split a path like /tmp/ci-clone at its hyphen.
+    result = run_train("--help", env=fresh_shell_env(COLUMNS="1000"))
     assert result.returncode == 0 and result.stderr == ""
     text = " ".join(result.stdout.split())
     for flag, default in [
