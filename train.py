@@ -65,9 +65,9 @@ def ctrl_c_kept():
     try:
         yield
     except Exception:
-        if pressed:
-            raise KeyboardInterrupt from None
-        raise
+        if not pressed:
+            raise
+        # else the error is the mangled Ctrl-C: the KeyboardInterrupt below takes its place
     finally:
         signal.signal(signal.SIGINT, previous_handler)
     if pressed:
