@@ -48,11 +48,12 @@ def tensorflow_quieted(verbose):
 
 @contextlib.contextmanager
 def ctrl_c_kept():
-    """Make sure that Ctrl-C while TensorFlow loads ends in a KeyboardInterrupt.
+    """Make sure that Ctrl-C ends in a KeyboardInterrupt, whatever TensorFlow does with it.
 
-    Raised while one of TensorFlow's C++ modules initialises, the KeyboardInterrupt comes out as
-    "ImportError: initialization failed", and once in a while it is lost altogether. So a press
-    is also remembered, and raised again once the import is over.
+    Raised inside Python code that TensorFlow's C++ calls, the KeyboardInterrupt comes out as
+    another error: "ImportError: initialization failed" while a module initialises, an
+    AttributeError while the graph is built; and once in a while it is lost altogether. So a
+    press is also remembered, and raised again as the block ends.
     """
     pressed = False
 
@@ -77,6 +78,8 @@ def ctrl_c_kept():
 def load_tensorflow(verbose=False):
     """Import TensorFlow, and the model built with it, for the code below (tf and Network)."""
     global tf, Network
+    # ctrl_c_kept() inside the quieting: a Ctrl-C the import mangled is not a failed load, whose
+    # start-up messages would be shown.
     with tensorflow_quieted(verbose), ctrl_c_kept():
         import tensorflow.compat.v1 as tf
 
@@ -352,7 +355,8 @@ def fail(error):
 
 if __name__ == "__main__":
     try:
-        status = main()
+        with ctrl_c_kept():  # training itself stops at the end of a step instead (Train.train)
+            status = main()
     except KeyboardInterrupt:
         print("Stopped by Ctrl-C", file=sys.stderr)
         status = INTERRUPTED
