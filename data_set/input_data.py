@@ -5,6 +5,7 @@ Only numpy is needed: reading the data does not load TensorFlow.
 """
 import collections
 import concurrent.futures
+import copy
 import hashlib
 import math
 import os
@@ -84,7 +85,7 @@ class DataSet:
         self._random = np.random.default_rng(seed)
         self._order = None
         self._index_in_epoch = 0
-        self._block = self._next_block = None
+        self._block = self._next_block = self._next_epoch = None
 
     @cached_property
     def images(self):
@@ -113,10 +114,22 @@ class DataSet:
             return self._from_blocks(start, batch_size)
         rest_of_epoch = self._order[start:]
         self.epochs_completed += 1
-        self._order = self._new_epoch_order(shuffle)
         self._index_in_epoch = batch_size - len(rest_of_epoch)
-        self._block = self._next_block = None  # they hold rows of the epoch that just ended
+        self._start_epoch(shuffle, batch_size)
         return self._examples(np.concatenate([rest_of_epoch, self._order[: self._index_in_epoch]]))
+
+    def _start_epoch(self, shuffle, batch_size):
+        """The new epoch's order, and its first block if that was made ahead for this batch size;
+        the blocks of the epoch that just ended are dropped."""
+        process, drawing = self._next_epoch or (None, None)
+        self._block = self._next_block = self._next_epoch = None
+        if not shuffle or process != os.getpid():
+            self._order = self._new_epoch_order(shuffle)
+            return
+        self._random, self._order, block = drawing.result()
+        if block.start == self._index_in_epoch:
+            self._block = block
+            self._convert_ahead(block, batch_size)
 
     def _from_blocks(self, start, batch_size):
         """Examples start to start + batch_size of this epoch, sliced from a block of converted ones.
@@ -135,13 +148,28 @@ class DataSet:
         process, converted_start, converting = self._next_block or (None, None, None)
         if converted_start == start and process == os.getpid():
             block = converting.result()
-        else:  # the first batch of an epoch, a new batch size, or a child process's first batch
+        else:  # the first batch of a run or of an unshuffled epoch, a new batch size, or a forked child's
             block = self._block_at(self._order, start, batch_size)
+        self._convert_ahead(block, batch_size)
+        return block
+
+    def _convert_ahead(self, block, batch_size):
+        """Set the block after this one converting on the other thread; after an epoch's last block,
+        the next epoch's shuffled order and first block, drawn from a copy of the generator that
+        replaces it only if the next epoch is shuffled."""
         self._next_block = None
         if block.end < self.num_examples:
             converting = _block_converter.submit(self._block_at, self._order, block.end, batch_size)
             self._next_block = os.getpid(), block.end, converting
-        return block
+            return
+        # The next epoch's first batch tops up this epoch's last one, so its blocks start further on.
+        first_start = batch_size - (self.num_examples - block.start) % batch_size
+        drawing = _block_converter.submit(self._epoch_ahead, copy.deepcopy(self._random), first_start, batch_size)
+        self._next_epoch = os.getpid(), drawing
+
+    def _epoch_ahead(self, random, start, batch_size):
+        order = random.permutation(self.num_examples)
+        return random, order, self._block_at(order, start, batch_size)
 
     def _block_at(self, order, start, batch_size):
         chosen = order[start : start + batch_size * BATCHES_PER_BLOCK]

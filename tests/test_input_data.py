@@ -191,6 +191,17 @@ def test_shuffle_false_keeps_file_order_across_epochs(distinct_examples):
     assert train.epochs_completed == 1  # the second epoch ends exactly with the fifth batch
 
 
+def test_an_unshuffled_epoch_leaves_the_shuffled_ones_as_they_would_have_been(distinct_examples):
+    """The next epoch's order is drawn ahead, from a copy of the generator; an epoch read with
+    shuffle=False must not use up a draw."""
+    train = input_data.read_data_sets(distinct_examples, validation_size=0, seed=6).train
+    shuffled_epochs = [True, False, True, True, False, False, True]
+    drawn = [ids(train, 5, 5, shuffle=shuffle) for shuffle in shuffled_epochs]  # 5 batches of 5: one epoch
+    random = np.random.default_rng(6)
+    expected = [list(random.permutation(25) if shuffle else range(25)) for shuffle in shuffled_epochs]
+    assert [sum(epoch, []) for epoch in drawn] == expected
+
+
 def test_batch_size_must_fit_the_split(distinct_examples):
     train = input_data.read_data_sets(distinct_examples, validation_size=5).train
     for size in (0, 21):
