@@ -86,6 +86,7 @@ class DataSet:
         self._order = None
         self._index_in_epoch = 0
         self._block = self._next_block = self._next_epoch = None
+        self._ready_batches, self._ready_size = [], None
 
     @cached_property
     def images(self):
@@ -104,6 +105,9 @@ class DataSet:
 
     def next_batch(self, batch_size, shuffle=True):
         """The next batch_size examples; an epoch's last batch is topped up from the next epoch."""
+        if self._ready_batches and batch_size == self._ready_size:  # most calls: kept short, as it runs every step
+            self._index_in_epoch += batch_size
+            return self._ready_batches.pop()
         if not 0 < batch_size <= self.num_examples:
             raise ValueError(f"batch_size must be between 1 and {self.num_examples}, got {batch_size}")
         if self._order is None:
@@ -123,6 +127,7 @@ class DataSet:
         the blocks of the epoch that just ended are dropped."""
         process, drawing = self._next_epoch or (None, None)
         self._block = self._next_block = self._next_epoch = None
+        self._ready_batches = []
         if not shuffle or process != os.getpid():
             self._order = self._new_epoch_order(shuffle)
             return
@@ -136,12 +141,16 @@ class DataSet:
 
         A block holds BATCHES_PER_BLOCK batches, and the block after it is converted on another
         thread meanwhile: a training step lets go of the GIL, so it need not wait for its data.
+        The block's following batches of this size are cut now too, for the next calls to take:
+        cut one at a time, each right after a training step has filled the caches, they cost more.
         """
         block = self._block  # it starts at or before start: batches only move forward in an epoch
         if block is None or start + batch_size > block.end:
             block = self._block = self._following_block(start, batch_size)
-        offset = start - block.start
-        return block.images[offset : offset + batch_size], block.labels[offset : offset + batch_size]
+        offsets = range(start - block.start, block.end - block.start - batch_size + 1, batch_size)
+        batches = [(block.images[i : i + batch_size], block.labels[i : i + batch_size]) for i in reversed(offsets)]
+        self._ready_batches, self._ready_size = batches, batch_size
+        return batches.pop()
 
     def _following_block(self, start, batch_size):
         """The block from start, and the conversion of the block after it set going."""
