@@ -96,8 +96,8 @@ class DataSet:
         if not self._as_float32:
             return pixels
         images = _aligned_float32(pixels.shape)
-        np.copyto(images, pixels)
-        images *= PIXEL_SCALE
+        # One pass, each pixel cast and scaled as it is written; dtype keeps the arithmetic in float32.
+        np.multiply(pixels, PIXEL_SCALE, out=images, dtype=np.float32)
         return images
 
     def _new_epoch_order(self, shuffle):
