@@ -150,7 +150,9 @@ def test_batches_of_any_sizes_follow_the_epochs_in_order(tmp_path):
     write_gz(tmp_path / input_data.TEST_IMAGES, idx_bytes(input_data.IMAGE_MAGIC, pixels[:3]))
     write_gz(tmp_path / input_data.TEST_LABELS, idx_bytes(input_data.LABEL_MAGIC, np.arange(3)))
     train = input_data.read_data_sets(tmp_path, one_hot=True, validation_size=0, seed=5).train
-    sizes = [7] * 40 + [13] * 30 + [1] * 9 + [64] * 20 + [600, 5] + [9] * 50 + [7, 7, 13] * 30
+    # The first sizes end a block exactly: the next block, made ahead for 7, is then taken for 13.
+    sizes = [7] * input_data.BATCHES_PER_BLOCK + [13] * 10
+    sizes += [7] * 40 + [13] * 30 + [1] * 9 + [64] * 20 + [600, 5] + [9] * 50 + [7, 7, 13] * 30
     drawn = []
     for size in sizes:
         images, labels = train.next_batch(size)
