@@ -43,8 +43,9 @@ PIXEL_SCALE = np.float32(1.0 / 255.0)
 FEED_ALIGNMENT = 64
 
 Datasets = collections.namedtuple("Datasets", ["train", "validation", "test"])
-# Examples start to end (exclusive) of an epoch's shuffled order, converted for next_batch.
-Block = collections.namedtuple("Block", ["start", "end", "images", "labels"])
+# Examples start to end (exclusive) of an epoch's shuffled order, converted for next_batch, and
+# cut into batches of batch_size.
+Block = collections.namedtuple("Block", ["start", "end", "images", "labels", "batch_size", "batches"])
 BATCHES_PER_BLOCK = 32
 
 
@@ -141,14 +142,16 @@ class DataSet:
 
         A block holds BATCHES_PER_BLOCK batches, and the block after it is converted on another
         thread meanwhile: a training step lets go of the GIL, so it need not wait for its data.
-        The block's following batches of this size are cut now too, for the next calls to take:
-        cut one at a time, each right after a training step has filled the caches, they cost more.
+        The block's batches come cut, for this call and the next ones to take; only a batch size
+        that changes inside a block has them cut here.
         """
         block = self._block  # it starts at or before start: batches only move forward in an epoch
         if block is None or start + batch_size > block.end:
             block = self._block = self._following_block(start, batch_size)
-        offsets = range(start - block.start, block.end - block.start - batch_size + 1, batch_size)
-        batches = [(block.images[i : i + batch_size], block.labels[i : i + batch_size]) for i in reversed(offsets)]
+        if start == block.start and batch_size == block.batch_size:
+            batches = block.batches
+        else:
+            batches = _cut(block.images, block.labels, start - block.start, batch_size)
         self._ready_batches, self._ready_size = batches, batch_size
         return batches.pop()
 
@@ -181,13 +184,22 @@ class DataSet:
         return random, order, self._block_at(order, start, batch_size)
 
     def _block_at(self, order, start, batch_size):
+        """The block from start, converted and cut, mostly on the converting thread: cut in the
+        training thread, right after a step has filled the caches, its batches cost more."""
         chosen = order[start : start + batch_size * BATCHES_PER_BLOCK]
-        return Block(start, start + len(chosen), *self._examples(chosen))
+        images, labels = self._examples(chosen)
+        return Block(start, start + len(chosen), images, labels, batch_size, _cut(images, labels, 0, batch_size))
 
     def _examples(self, chosen):
         """The images and labels of the examples at the indices chosen."""
         # take() is the quickest gather numpy has.
         return self._convert(self._pixels.take(chosen, axis=0)), self.labels.take(chosen, axis=0)
+
+
+def _cut(images, labels, first, batch_size):
+    """The batches of a block from offset first, last first: pop() hands them out in order."""
+    offsets = range(first, len(images) - batch_size + 1, batch_size)
+    return [(images[i : i + batch_size], labels[i : i + batch_size]) for i in reversed(offsets)]
 
 
 def _aligned_float32(shape):
