@@ -240,9 +240,11 @@ def training_loop_times(repeat):
                 return time.perf_counter() - start
 
             loop_chunks, floor_chunks = alternated(chunks, loop_chunk, floor_chunk(flooring, fixed_batch))
-            fresh_batches = [data.train.next_batch(args.batch_size) for _ in range(FRESH_BATCHES)]
+            # The new batches are held by this measure alone, so the next round's loop runs without them.
             fresh_chunks, fixed_chunks = alternated(
-                chunks, floor_chunk(fresh_flooring, fresh_batches), floor_chunk(flooring, fixed_batch)
+                chunks,
+                floor_chunk(fresh_flooring, [data.train.next_batch(args.batch_size) for _ in range(FRESH_BATCHES)]),
+                floor_chunk(flooring, fixed_batch),
             )
             for app in (looping, flooring, fresh_flooring):
                 app.sess.close()  # sessions left open would hold their memory to the end
