@@ -124,8 +124,8 @@ class DataSet:
         return self._examples(np.concatenate([rest_of_epoch, self._order[: self._index_in_epoch]]))
 
     def _start_epoch(self, shuffle, batch_size):
-        """The new epoch's order, and its first block if that was made ahead for this batch size;
-        the blocks of the epoch that just ended are dropped."""
+        """The new epoch's order, and its first block if the one made ahead starts where this
+        epoch's batches now do; the blocks of the epoch that just ended are dropped."""
         process, drawing = self._next_epoch or (None, None)
         self._block = self._next_block = self._next_epoch = None
         self._ready_batches = []
