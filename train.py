@@ -329,20 +329,24 @@ def read_data_while_tensorflow_loads(parser, args):
     """MNIST, read while TensorFlow loads: loading takes seconds, and reading needs only numpy."""
     for name in input_data.MNIST_FILES:  # downloads stay in this thread, where Ctrl-C stops them cleanly
         input_data.maybe_download(name, args.data_dir, args.source_url)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        reading = pool.submit(
-            input_data.read_data_sets,
-            args.data_dir,
-            one_hot=True,
-            validation_size=args.validation_size,
-            seed=args.seed,
-            source_url=args.source_url,
-        )
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    reading = pool.submit(
+        input_data.read_data_sets,
+        args.data_dir,
+        one_hot=True,
+        validation_size=args.validation_size,
+        seed=args.seed,
+        source_url=args.source_url,
+    )
+    try:
         load_tensorflow(args.verbose)
-        try:
-            data = reading.result()
-        except input_data.ValidationSizeError as error:
-            parser.error(str(error))
+        data = reading.result()
+    except input_data.ValidationSizeError as error:
+        parser.error(str(error))
+    finally:
+        # Not waited for: after Ctrl-C the reading may never end. An import that Ctrl-C broke off
+        # can leave its module locked, and the reading then waits for that module forever.
+        pool.shutdown(wait=False)
     if args.batch_size > data.train.num_examples:
         parser.error(f"--batch-size {args.batch_size} is larger than the training set ({data.train.num_examples} images)")
     return data
