@@ -133,7 +133,10 @@ def interrupt_after(line_start, *flags):
         if line.decode().startswith(line_start):
             process.send_signal(signal.SIGINT)
             break
-    stdout, stderr = process.communicate(timeout=120)
+    try:
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        process.kill()  # one that hangs is not left running after the test; once it has exited, a no-op
     return process.returncode, b"".join([*lines, stdout]).decode(), stderr.decode()
 
 
