@@ -2,6 +2,7 @@ import gzip
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 
@@ -100,3 +101,11 @@ def mnist_copy(tmp_path):
     for name in input_data.MNIST_FILES:
         shutil.copy(os.path.join(SHIPPED_DATA, name), directory)
     return directory
+
+
+@pytest.fixture
+def closed_port_url():
+    """A mirror URL on 127.0.0.1 where nothing listens: a download from it fails at once, with no network."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}/"

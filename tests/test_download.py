@@ -1,4 +1,5 @@
 """Downloading missing files, against a real HTTP server on 127.0.0.1 started here."""
+import contextlib
 import http.server
 import os
 import signal
@@ -11,7 +12,8 @@ import time
 import pytest
 
 from data_set import input_data
-from tests.conftest import REPO, SHIPPED_DATA, fresh_shell_env, run_train, snapshot, train_command
+from data_set import download
+from tests.conftest import REPO, SHIPPED_DATA, fresh_shell_env, run_train, snapshot, train_command, write_mnist_like
 
 SMALL = input_data.TEST_LABELS  # 4,542 bytes: quick to serve
 SLOW_DOWNLOAD_STARTED = threading.Event()
@@ -22,16 +24,21 @@ def shipped(name):
         return file.read()
 
 
+# Another data set in MNIST's format, as Fashion-MNIST's mirror serves one: no published checksum.
+OTHER_DATA = {}
+
+
 class MirrorHandler(http.server.BaseHTTPRequestHandler):
-    """/good/NAME serves the real file, /corrupt/NAME altered bytes, /slow/NAME a stalled start;
-    anything else is a 404."""
+    """/good/NAME serves the real file, /corrupt/NAME altered bytes, /slow/NAME a stalled start,
+    /other/NAME another data set's file in MNIST's format, /html/NAME a web page; anything else
+    is a 404."""
 
     def do_GET(self):
         kind, _, name = self.path.strip("/").partition("/")
-        if name not in input_data.MNIST_FILES or kind not in ("good", "corrupt", "slow"):
+        if name not in input_data.MNIST_FILES or kind not in ("good", "corrupt", "slow", "other", "html"):
             self.send_error(404)
             return
-        body = shipped(name)
+        body = {"other": OTHER_DATA.get(name), "html": b"<html>Not here any more</html>"}.get(kind) or shipped(name)
         if kind == "corrupt":
             body = body[:-1] + bytes([body[-1] ^ 1])
         self.send_response(200)
@@ -49,19 +56,15 @@ class MirrorHandler(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def server():
+def server(tmp_path_factory):
+    other = tmp_path_factory.mktemp("other")
+    write_mnist_like(other, train_count=60, test_count=20, seed=9)
+    OTHER_DATA.update({name: (other / name).read_bytes() for name in input_data.MNIST_FILES})
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), MirrorHandler)
     httpd.daemon_threads = True
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{httpd.server_port}"
     httpd.shutdown()
-
-
-@pytest.fixture
-def closed_port_url():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}/"
 
 
 def without(directory, *names):
@@ -76,9 +79,11 @@ def test_missing_files_are_downloaded_verified_and_read(server, tmp_path, capsys
     assert sorted(os.listdir(directory)) == sorted(input_data.MNIST_FILES)
     for name in input_data.MNIST_FILES:
         assert (directory / name).read_bytes() == shipped(name)
-    out = capsys.readouterr().out
-    assert f"Successfully downloaded {SMALL} 4542 bytes." in out
-    assert out.index(f"Successfully downloaded {SMALL}") < out.index(f"Extracting {directory / SMALL}")
+    out = capsys.readouterr().out.splitlines()
+    # One line says what is fetched from where, one that it came, before the file is read.
+    start = out.index(f"Downloading {SMALL} from {server}/good/{SMALL}")
+    assert out[start + 1] == f"Successfully downloaded {SMALL} 4542 bytes."
+    assert start + 1 < out.index(f"Extracting {directory / SMALL}")
 
 
 def test_later_mirrors_are_tried_in_order(server, mnist_copy, closed_port_url):
@@ -95,18 +100,40 @@ def test_every_failed_mirror_is_listed_and_nothing_is_left_behind(server, mnist_
         input_data.read_data_sets(mnist_copy, source_url=mirrors)
     message = str(raised.value)
     assert message.startswith(f"{mnist_copy / SMALL}: is missing and could not be downloaded: ")
-    assert f"{server}/corrupt/{SMALL} (the bytes do not match the published SHA-256)" in message
+    # From a mirror of the user's, bytes that match no checksum are kept only if they are idx.
+    assert f"{server}/corrupt/{SMALL} (" in message and "damaged gzip" in message
     assert f"{server}/nothing-here/{SMALL} (HTTP 404 Not Found)" in message
     assert f"{closed_port_url}{SMALL} (" in message and "refused" in message
     assert "\n" not in message
     assert snapshot(mnist_copy) == before
 
 
-def test_a_corrupted_download_is_refused(server, mnist_copy):
+def test_a_default_mirror_is_held_to_the_published_checksum(server, tmp_path):
+    # The default mirrors are trusted only with MNIST's published SHA-256; this server stands in.
+    path = tmp_path / SMALL
+    with pytest.raises(download.DownloadError, match="the bytes do not match the published SHA-256"):
+        download.fetch(str(path), [f"{server}/other/{SMALL}"], input_data.SHA256[SMALL], trusted=[server])
+    assert os.listdir(tmp_path) == []
+    download.fetch(str(path), [f"{server}/good/{SMALL}"], input_data.SHA256[SMALL], trusted=[server])
+    assert path.read_bytes() == shipped(SMALL)
+
+
+def test_another_data_set_from_a_mirror_of_the_users_is_kept_with_a_note(server, tmp_path, capsys):
+    # As Fashion-MNIST's README once told TensorFlow 1's users: the same names, other bytes.
+    data = input_data.read_data_sets(tmp_path, source_url=server + "/other/", validation_size=10)
+    assert data.train.num_examples == 50 and data.test.num_examples == 20
+    for name in input_data.MNIST_FILES:
+        assert (tmp_path / name).read_bytes() == OTHER_DATA[name]
+    out = capsys.readouterr().out
+    assert out.count("No published checksum vouches for it") == 4
+    assert sorted(os.listdir(tmp_path)) == sorted(input_data.MNIST_FILES)  # no temporary file left
+
+
+def test_a_mirror_of_the_users_that_serves_no_idx_file_is_refused(server, mnist_copy):
     without(mnist_copy, SMALL)
     before = snapshot(mnist_copy)
-    with pytest.raises(input_data.MnistDataError, match="do not match the published SHA-256"):
-        input_data.read_data_sets(mnist_copy, source_url=server + "/corrupt/")
+    with pytest.raises(input_data.MnistDataError, match=f"{server}/html/{SMALL} \\(the file served is not a gzip file, nor an MNIST idx file"):
+        input_data.read_data_sets(mnist_copy, source_url=server + "/html/")
     assert snapshot(mnist_copy) == before
 
 
@@ -145,6 +172,65 @@ def test_train_py_downloads_a_missing_file_before_it_trains(server, mnist_copy):
     assert (mnist_copy / SMALL).read_bytes() == shipped(SMALL)
 
 
+def test_a_mistyped_data_dir_with_no_network_creates_nothing(tmp_path, closed_port_url):
+    result = run_train("--data-dir", tmp_path / "mnsit" / "data", "--source-url", closed_port_url)
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"error: {tmp_path}/mnsit/data/train-images-idx3-ubyte.gz: is missing and could not be downloaded: ")
+    assert os.listdir(tmp_path) == []
+
+
+class StalledMirror:
+    """A mirror that accepts connections and never answers; it counts the connections."""
+
+    def __init__(self):
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}/mnist/"
+        self.connections = []
+        threading.Thread(target=self.hold, daemon=True).start()
+
+    def hold(self):
+        with contextlib.suppress(OSError):  # closed at the end of the test
+            while True:
+                self.connections.append(self.socket.accept()[0])
+
+    def close(self):
+        for connection in self.connections:
+            connection.close()
+        self.socket.close()
+
+
+@pytest.fixture
+def stalled_mirror():
+    mirror = StalledMirror()
+    yield mirror
+    mirror.close()
+
+
+def test_a_stalled_mirror_is_given_up_on_once_and_tried_last_after(server, tmp_path, stalled_mirror, capsys, monkeypatch):
+    monkeypatch.setattr(download, "_failed_mirrors", set())  # a new run: no mirror has failed yet
+    monkeypatch.setattr(download, "STALL_SECONDS", 1)
+    good = server + "/good/"
+    input_data.read_data_sets(tmp_path, source_url=[stalled_mirror.url, good])
+    assert len(stalled_mirror.connections) == 1
+    downloading = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Downloading")]
+    first, *rest = input_data.MNIST_FILES
+    assert downloading == [
+        f"Downloading {first} from {stalled_mirror.url}{first}",
+        f"Downloading {first} from {good}{first}",
+        *(f"Downloading {name} from {good}{name}" for name in rest),
+    ]
+    for name in input_data.MNIST_FILES:
+        assert (tmp_path / name).read_bytes() == shipped(name)
+
+
+def test_train_py_gets_past_a_stalled_mirror_in_seconds(server, tmp_path, stalled_mirror):
+    result = run_train("--data-dir", tmp_path, "--source-url", stalled_mirror.url, "--source-url", server + "/good/", "--steps", 10)
+    assert result.returncode == 0, result.stderr
+    assert len(stalled_mirror.connections) == 1  # waited on once, for the first file only
+    assert result.stdout.count("Successfully downloaded") == 4
+
+
 @pytest.mark.parametrize("program", ["read_data_sets", "train.py"])
 def test_ctrl_c_during_a_download_leaves_no_partial_file(server, mnist_copy, program):
     without(mnist_copy, SMALL)
@@ -157,7 +243,6 @@ def test_ctrl_c_during_a_download_leaves_no_partial_file(server, mnist_copy, pro
         command = [sys.executable, "-c", f"from data_set import input_data; input_data.{read}"]
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=fresh_shell_env())
     assert SLOW_DOWNLOAD_STARTED.wait(60), "the download never started"
-    assert any(name.endswith(".part") for name in os.listdir(mnist_copy))
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     if program == "train.py":

@@ -1,17 +1,14 @@
 """The MNIST reader on the shipped files and on idx files written here, good and bad."""
 import gzip
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from data_set import input_data
-from tests.conftest import REPO, SHIPPED_DATA, idx_bytes, snapshot, write_gz
+from tests.conftest import SHIPPED_DATA, idx_bytes, snapshot, write_gz
 
 IMAGES, LABELS = input_data.TRAIN_IMAGES, input_data.TRAIN_LABELS
-NO_MIRRORS = []  # a missing file must fail at once, without any network
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +26,7 @@ def test_shipped_files_split_as_tensorflow_1_did(mnist):
     assert (mnist.train.num_examples, mnist.validation.num_examples, mnist.test.num_examples) == (55000, 5000, 10000)
     for split in mnist:
         assert split.images.dtype == np.float32 and split.images.shape == (split.num_examples, 784)
-        assert split.images.ctypes.data % input_data.FEED_ALIGNMENT == 0  # TensorFlow feeds it without a copy
-        assert split.labels.dtype == np.float32 and split.labels.shape == (split.num_examples, 10)
+        assert split.labels.dtype == np.float64 and split.labels.shape == (split.num_examples, 10)  # as numpy.zeros made them
         assert split.images.min() == 0.0 and split.images.max() == 1.0
         np.testing.assert_array_equal(split.labels.sum(axis=1), 1.0)
         assert set(np.unique(split.labels)) == {0.0, 1.0}
@@ -95,20 +91,27 @@ def batches(split, batch_size, count, **options):
 
 
 def ids(split, batch_size, count, **options):
-    """Which examples each batch holds, told apart by their one-hot label and first pixels."""
-    table = {row.tobytes(): i for i, row in enumerate(split.images)}
-    return [[table[row.tobytes()] for row in images] for images, _ in batches(split, batch_size, count, **options)]
+    """Which examples each batch holds, by their place in the file (distinct_examples' first pixel)."""
+    return [np.rint(images[:, 0] * 255).astype(int).tolist() for images, _ in batches(split, batch_size, count, **options)]
+
+
+def write_distinct_examples(directory, count):
+    """count training examples whose images all differ, so that batches can be traced back: an
+    example's place in the file is its first pixel plus 256 times its second; its label is that
+    place % 10. Returns their pixels, uint8 (count, 28, 28)."""
+    pixels = np.zeros((count, 28, 28), np.uint8)
+    pixels[:, 0, 0], pixels[:, 0, 1] = np.arange(count) % 256, np.arange(count) // 256
+    write_gz(directory / IMAGES, idx_bytes(input_data.IMAGE_MAGIC, pixels))
+    write_gz(directory / LABELS, idx_bytes(input_data.LABEL_MAGIC, np.arange(count) % 10))
+    write_gz(directory / input_data.TEST_IMAGES, idx_bytes(input_data.IMAGE_MAGIC, pixels[:3]))
+    write_gz(directory / input_data.TEST_LABELS, idx_bytes(input_data.LABEL_MAGIC, np.arange(3)))
+    return pixels
 
 
 @pytest.fixture
 def distinct_examples(tmp_path):
-    """25 training examples whose images all differ, so that batches can be traced back."""
-    pixels = np.zeros((25, 28, 28), np.uint8)
-    pixels[:, 0, 0] = np.arange(25)
-    write_gz(tmp_path / IMAGES, idx_bytes(input_data.IMAGE_MAGIC, pixels))
-    write_gz(tmp_path / LABELS, idx_bytes(input_data.LABEL_MAGIC, np.arange(25) % 10))
-    write_gz(tmp_path / input_data.TEST_IMAGES, idx_bytes(input_data.IMAGE_MAGIC, pixels[:3]))
-    write_gz(tmp_path / input_data.TEST_LABELS, idx_bytes(input_data.LABEL_MAGIC, np.arange(3)))
+    """25 distinct training examples (see write_distinct_examples)."""
+    write_distinct_examples(tmp_path, 25)
     return tmp_path
 
 
@@ -139,69 +142,52 @@ def test_same_seed_same_batches_and_no_seed_differs(distinct_examples):
     assert order(None) != order(None)
 
 
+def composed_epochs(seed, count, shuffled):
+    """The example order of each epoch, one after another, as TensorFlow 1 made them: the
+    current order permuted at the start of each epoch whose first batch shuffles, and kept as it
+    is otherwise. The permutations come from numpy.random.default_rng(seed), one per shuffle."""
+    random = np.random.default_rng(seed)
+    order, epochs = np.arange(count), []
+    for shuffle in shuffled:
+        if shuffle:
+            order = order[random.permutation(count)]
+        epochs.append(order)
+    return np.concatenate(epochs)
+
+
 def test_batches_of_any_sizes_follow_the_epochs_in_order(tmp_path):
-    """Batches are cut from blocks converted ahead; whatever their sizes, they are the shuffled
-    epochs one after another, and each is the same as converting its examples directly."""
+    """Whatever their sizes, batches are the shuffled epochs one after another, each epoch's
+    order the last one permuted again (as TensorFlow 1 permuted its arrays), and each batch is
+    the same as converting its examples directly."""
     count = 600
-    pixels = np.zeros((count, 28, 28), np.uint8)
-    pixels[:, 0, 0], pixels[:, 0, 1] = np.arange(count) % 256, np.arange(count) // 256
-    write_gz(tmp_path / IMAGES, idx_bytes(input_data.IMAGE_MAGIC, pixels))
-    write_gz(tmp_path / LABELS, idx_bytes(input_data.LABEL_MAGIC, np.arange(count) % 10))
-    write_gz(tmp_path / input_data.TEST_IMAGES, idx_bytes(input_data.IMAGE_MAGIC, pixels[:3]))
-    write_gz(tmp_path / input_data.TEST_LABELS, idx_bytes(input_data.LABEL_MAGIC, np.arange(3)))
+    pixels = write_distinct_examples(tmp_path, count)
     train = input_data.read_data_sets(tmp_path, one_hot=True, validation_size=0, seed=5).train
-    # The first sizes end a block exactly: the next block, made ahead for 7, is then taken for 13.
-    sizes = [7] * input_data.BATCHES_PER_BLOCK + [13] * 10
-    sizes += [7] * 40 + [13] * 30 + [1] * 9 + [64] * 20 + [600, 5] + [9] * 50 + [7, 7, 13] * 30
+    sizes = [7] * 40 + [13] * 10 + [7] * 40 + [13] * 30 + [1] * 9 + [64] * 20 + [600, 5] + [9] * 50 + [7, 7, 13] * 30
     drawn = []
     for size in sizes:
         images, labels = train.next_batch(size)
         assert images.shape == (size, 784) and images.dtype == np.float32 and labels.shape == (size, 10)
-        assert images.ctypes.data % input_data.FEED_ALIGNMENT == 0  # so TensorFlow feeds it without a copy
         examples = (np.rint(images[:, 0] * 255) + 256 * np.rint(images[:, 1] * 255)).astype(int)
         np.testing.assert_array_equal(images, pixels[examples].reshape(size, 784) * input_data.PIXEL_SCALE)
         np.testing.assert_array_equal(labels.argmax(axis=1), examples % 10)
         drawn.extend(examples)
-    random = np.random.default_rng(5)
-    epochs = np.concatenate([random.permutation(count) for _ in range(train.epochs_completed + 1)])
-    assert drawn == list(epochs[: len(drawn)])
+    assert drawn == list(composed_epochs(5, count, [True] * (train.epochs_completed + 1))[: len(drawn)])
     assert train.epochs_completed == sum(sizes) // count
-
-
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork() here")
-def test_a_forked_child_draws_batches_too(distinct_examples):
-    """The child has none of its parent's threads, the one converting blocks ahead among them."""
-    drawing = f"""
-import os, signal, sys
-from data_set import input_data
-train = input_data.read_data_sets({str(distinct_examples)!r}, validation_size=0, seed=1).train
-train.next_batch(1)  # the next block is being converted on a thread
-if os.fork() == 0:
-    signal.alarm(20)  # a child stuck waiting for its parent's thread ends here
-    for _ in range(60):
-        train.next_batch(1)
-    os._exit(0)
-sys.exit(os.waitstatus_to_exitcode(os.wait()[1]))
-"""
-    result = subprocess.run([sys.executable, "-c", drawing], cwd=REPO, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
 
 
 def test_shuffle_false_keeps_file_order_across_epochs(distinct_examples):
     train = input_data.read_data_sets(distinct_examples, validation_size=5).train
-    assert sum(ids(train, 8, 5, shuffle=False), []) == [*range(20), *range(20)]
+    assert sum(ids(train, 8, 5, shuffle=False), []) == [*range(5, 25), *range(5, 25)]
     assert train.epochs_completed == 1  # the second epoch ends exactly with the fifth batch
 
 
-def test_an_unshuffled_epoch_leaves_the_shuffled_ones_as_they_would_have_been(distinct_examples):
-    """The next epoch's order is drawn ahead, from a copy of the generator; an epoch read with
-    shuffle=False must not use up a draw."""
+def test_an_unshuffled_epoch_keeps_the_order_it_finds(distinct_examples):
+    """With shuffle=False the order stays as the last shuffle left it, as in TensorFlow 1, and
+    uses up no draw: the shuffled epochs after it are as they would have been."""
     train = input_data.read_data_sets(distinct_examples, validation_size=0, seed=6).train
     shuffled_epochs = [True, False, True, True, False, False, True]
     drawn = [ids(train, 5, 5, shuffle=shuffle) for shuffle in shuffled_epochs]  # 5 batches of 5: one epoch
-    random = np.random.default_rng(6)
-    expected = [list(random.permutation(25) if shuffle else range(25)) for shuffle in shuffled_epochs]
-    assert [sum(epoch, []) for epoch in drawn] == expected
+    assert sum(sum(drawn, []), []) == list(composed_epochs(6, 25, shuffled_epochs))
 
 
 def test_batch_size_must_fit_the_split(distinct_examples):
@@ -228,7 +214,7 @@ def good_gz(directory, name):
 
 BAD_FILES = {
     "empty": (IMAGES, lambda d: b"", False, "is empty"),
-    "not gzip": (IMAGES, lambda d: idx_bytes(2051, np.zeros((1, 28, 28))), False, "is not a gzip file"),
+    "neither gzip nor idx": (IMAGES, lambda d: b"hello, world", False, "is not a gzip file, nor an MNIST idx file"),
     "truncated gzip": (IMAGES, lambda d: good_gz(d, IMAGES)[:-500], False, "truncated or damaged gzip"),
     "corrupt gzip": (
         IMAGES,
@@ -265,13 +251,13 @@ BAD_FILES = {
 
 
 @pytest.mark.parametrize("case", BAD_FILES)
-def test_bad_file_gives_one_clear_error_naming_it(small_data, case):
+def test_bad_file_gives_one_clear_error_naming_it(small_data, closed_port_url, case):
     directory, _ = small_data
     name, content, compress, message = BAD_FILES[case]
     path = replace_file(directory, name, content(directory), compress)
     before = snapshot(directory)
     with pytest.raises(input_data.MnistDataError, match=message) as raised:
-        input_data.read_data_sets(directory, validation_size=10, source_url=NO_MIRRORS)
+        input_data.read_data_sets(directory, validation_size=10, source_url=closed_port_url)
     text = str(raised.value)
     assert text.startswith(path + ": ") and "\n" not in text
     assert snapshot(directory) == before
@@ -285,11 +271,11 @@ def test_a_directory_in_place_of_a_file_is_reported(small_data):
         input_data.read_data_sets(directory)
 
 
-def test_missing_file_with_no_mirror_is_reported_and_nothing_written(small_data):
+def test_missing_file_with_no_working_mirror_is_reported_and_nothing_written(small_data, closed_port_url):
     directory, _ = small_data
     os.remove(directory / input_data.TEST_LABELS)
     before = snapshot(directory)
-    with pytest.raises(input_data.MnistDataError, match="is missing and could not be downloaded: no mirror given"):
-        input_data.read_data_sets(directory, validation_size=10, source_url=NO_MIRRORS)
+    with pytest.raises(input_data.MnistDataError, match="is missing and could not be downloaded: .*refused"):
+        input_data.read_data_sets(directory, validation_size=10, source_url=closed_port_url)
     assert snapshot(directory) == before
 
