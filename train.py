@@ -60,7 +60,9 @@ class Train:
         their one-hot labels, and moves w and b a little in the direction that lowers the loss.
         stop: if it has received a stop signal (Ctrl-C, kill), training ends after the step."""
         for i in range(self.step, self.args.steps):
+            # A batch: 64 images and their one-hot labels; each epoch visits all 55,000 in a new order.
             x, label = self.data.train.next_batch(self.args.batch_size)
+            # Running the train op makes one gradient-descent step; the loss is that batch's, before it.
             _, loss = self.sess.run([self.net.train, self.net.loss], feed_dict={self.net.x: x, self.net.label: label})
             self.step = i + 1
             if (i + 1) % self.args.log_every == 0:
@@ -77,6 +79,7 @@ class Train:
         forward: test images are never trained on, so they measure how well it generalises."""
         test_x = self.data.test.images
         test_label = self.data.test.labels
+        # Only the accuracy op is run, not train: w and b stay as they are.
         accuracy = self.sess.run(self.net.accuracy, feed_dict={self.net.x: test_x, self.net.label: test_label})
         print("准确率: %.2f，共测试了%d张图片 " % (accuracy, len(test_label)))
 
