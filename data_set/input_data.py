@@ -189,13 +189,12 @@ def read_data_sets(
     """
     if fake_data:
         return Datasets(*(DataSet([], [], fake_data=True, one_hot=one_hot, dtype=dtype, seed=seed) for _ in range(3)))
-    paths = [maybe_download(name, train_dir, source_url) for name in MNIST_FILES]
-    # Said before any file is read: a file that is slow to read (or a named pipe) is then named.
-    for path in paths:
-        print("Extracting", path)
-    train_images, train_labels, test_images, test_labels = (
-        _read_idx(path, magic) for path, magic in zip(paths, [IMAGE_MAGIC, LABEL_MAGIC] * 2)
-    )
+    paths, arrays = [], []
+    for name, magic in zip(MNIST_FILES, [IMAGE_MAGIC, LABEL_MAGIC] * 2):
+        paths.append(maybe_download(name, train_dir, source_url))
+        print("Extracting", paths[-1])  # as TensorFlow 1 did, as each file is read
+        arrays.append(_read_idx(paths[-1], magic))
+    train_images, train_labels, test_images, test_labels = arrays
     _check_pair(paths[0], train_images, paths[1], train_labels)
     _check_pair(paths[2], test_images, paths[3], test_labels)
     if not 0 <= validation_size <= len(train_images):

@@ -181,15 +181,15 @@ def test_ctrl_c_while_tensorflow_loads_stops_without_its_start_up_messages():
 
 
 def test_ctrl_c_stops_the_run_while_the_data_is_still_being_read(tmp_path):
-    # A reading that never ends, like one waiting on a lock that the interrupted TensorFlow import
-    # left held: the training images are a named pipe that nothing writes to.
+    # A reading that never ends, like one from a stalled network drive: the training images are
+    # a named pipe that nothing writes to.
     for name in input_data.MNIST_FILES:
         if name == input_data.TRAIN_IMAGES:
             os.mkfifo(tmp_path / name)
         else:
             os.symlink(os.path.join(SHIPPED_DATA, name), tmp_path / name)
     returncode, stdout, stderr = interrupt_after(
-        "Extracting " + str(tmp_path / input_data.TEST_LABELS), "--data-dir", tmp_path
+        "Extracting " + str(tmp_path / input_data.TRAIN_IMAGES), "--data-dir", tmp_path
     )
     assert returncode == 130 and stderr == "Stopped by Ctrl-C\n"
     assert not loss_lines(stdout)
