@@ -3,27 +3,23 @@
     python tests/benchmark.py [--repeat N]
 
 Not a test (pytest does not collect it): timings on a shared machine are noisy, so each figure
-is the median of N alternated repetitions (3N for the reader and the training loop, which
-take a second each) and is judged only as a ratio to its baseline. The
-verdict uses the paired ratio, the median of each round's own ratio: this machine runs the
-same work in slow and fast spells (a 2,000-step loop takes 0.55 s or 1.3 s), and a round's two
-measures, taken one after the other, mostly share a spell where the two medians may not. The
-training loop and its floor take turns every 100 steps for the same reason (in one run of 21
-rounds here, the rounds' ratios then ranged over 1.04-1.25, where whole loops gave 0.87-1.52).
+is the median of N alternated repetitions (3N for the reader and the training loop, which take
+a second each), and each verdict is a paired ratio: the median of each round's own ratio, as a
+round's measures are taken one after the other and mostly share the machine's slow or fast spell.
 
-1. the whole `python train.py` against a plain port of the tutorial, written below: its code
-   with only the tensorflow.compat.v1 changes, and a straightforward reader;
-2. train.py's 2,000-step training loop against its floor, 2,000 sess.run([train, loss]) on
-   one fixed batch in the same process, each on a fresh graph;
-3. read_data_sets(..., one_hot=True) against the plain reader, each in a fresh process;
-4. with no target, the floor fed 160 distinct batches in turn against the floor: the part of
-   the loop's cost that comes from reading a new batch each step, which the floor's one batch,
-   kept in the core's cache, does not pay.
+The whole `python train.py`, in fresh processes, against:
+1. a plain port of the tutorial, written below: its code with only the tensorflow.compat.v1
+   changes, and a straightforward reader (wall time and peak memory);
+2. Keras 3's model.fit of the same model (Dense(10, softmax), zero init, SGD(0.001), summed
+   cross-entropy, 2000 steps of 64, the loss printed every 10 steps), on the same reader;
+3. a bare `import tensorflow.compat.v1` that exits at once: the floor of any TensorFlow program.
+For information, with no target: train.py's 2,000-step training loop against its floor, 2,000
+sess.run([train, loss]) on one fixed batch (the two take turns every 100 steps, on fresh graphs
+in one process), and read_data_sets(..., one_hot=True) against the plain reader.
 """
 import argparse
 import contextlib
 import io
-import itertools
 import os
 import statistics
 import subprocess
@@ -35,8 +31,6 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QUICK_REPEATS = 3  # the reader and the loop take a second a round: more rounds, steadier medians
 CHUNK_STEPS = 100  # the training loop and its floor take turns this often
-# The floor on distinct batches cycles through this many: 32 MB of float32, more than the caches hold.
-FRESH_BATCHES = 160
 DATA = os.path.join(REPO, "data_set")
 
 PLAIN_READER = """
@@ -132,6 +126,32 @@ if __name__ == "__main__":
     app.calculate_accuracy()
 """
 
+KERAS_FIT = """
+import sys
+import keras
+import tensorflow as tf
+from plain_reader import Datasets
+
+class PrintLoss(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        if (batch + 1) % 10 == 0:
+            print("第%5d步，当前loss：%.2f" % (batch + 1, logs["loss"]))
+
+data = Datasets(sys.argv[1])
+model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(10, activation="softmax", kernel_initializer="zeros")])
+model.compile(
+    optimizer=keras.optimizers.SGD(0.001),
+    loss=keras.losses.CategoricalCrossentropy(reduction="sum"),
+    metrics=["accuracy"],
+)
+batches = tf.data.Dataset.from_tensor_slices((data.train.images, data.train.labels)).shuffle(55000).repeat().batch(64)
+model.fit(batches, epochs=1, steps_per_epoch=2000, callbacks=[PrintLoss()], verbose=0)
+_, accuracy = model.evaluate(data.test.images, data.test.labels, verbose=0)
+print("准确率: %.2f，共测试了%d张图片 " % (accuracy, len(data.test.labels)))
+"""
+
+BARE_IMPORT = "import tensorflow.compat.v1"
+
 # Prints how long one read of all four files took, in a fresh interpreter.
 TIME_READ = """
 import sys, time
@@ -144,15 +164,18 @@ print(time.perf_counter() - start)
 
 
 def run_child(command, cwd):
-    """Wall seconds and peak resident memory (MiB) of one child process, and its stdout."""
+    """Wall seconds and peak resident memory (MiB) of one child process, its stdout and its stderr."""
     start = time.perf_counter()
-    child = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=quiet_env())
-    stdout = child.stdout.read()
-    _, status, usage = os.wait4(child.pid, 0)  # this child's own peak memory, unlike getrusage()
-    wall = time.perf_counter() - start
+    with tempfile.TemporaryFile() as stderr:
+        child = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=stderr, env=quiet_env())
+        stdout = child.stdout.read()
+        _, status, usage = os.wait4(child.pid, 0)  # this child's own peak memory, unlike getrusage()
+        wall = time.perf_counter() - start
+        stderr.seek(0)
+        errors = stderr.read().decode(errors="replace")
     if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"{' '.join(command)} failed with exit status {os.waitstatus_to_exitcode(status)}")
-    return wall, usage.ru_maxrss / 1024, stdout.decode()
+        sys.exit(f"{' '.join(command)} failed with exit status {os.waitstatus_to_exitcode(status)}:\n{errors}")
+    return wall, usage.ru_maxrss / 1024, stdout.decode(), errors
 
 
 def quiet_env():
@@ -171,10 +194,13 @@ def alternated(repeat, *measures):
 
 
 def whole_runs(repeat, plain_dir):
+    """train.py, the plain port, Keras's fit and the bare import, each run once a round."""
     return alternated(
         repeat,
         lambda: run_child([sys.executable, os.path.join(REPO, "train.py")], plain_dir),
         lambda: run_child([sys.executable, "plain_train.py", DATA], plain_dir),
+        lambda: run_child([sys.executable, "keras_fit.py", DATA], plain_dir),
+        lambda: run_child([sys.executable, "-c", BARE_IMPORT], plain_dir),
     )
 
 
@@ -192,46 +218,32 @@ def reader_times(repeat, plain_dir):
 
 
 def training_loop_times(repeat):
-    """Seconds for train.py's 2,000-step loop and for its floor, in each of repeat rounds; and, for
-    the table's last row, the floor fed FRESH_BATCHES distinct batches against the floor again.
+    """Seconds for train.py's 2,000-step loop and for its floor, in each of repeat rounds.
 
-    A round runs each pair on fresh graphs in this process, taking turns every CHUNK_STEPS steps,
-    so that the two see the same slow and fast spells of the machine.
+    A round runs the two on fresh graphs in this process, taking turns every CHUNK_STEPS steps,
+    so that they see the same slow and fast spells of the machine.
     """
     sys.path.insert(0, REPO)
     with contextlib.redirect_stdout(io.StringIO()):
         import train
         from data_set import input_data
 
-        train.load_tensorflow()
+        train.load_tensorflow(verbose=False)
         data = input_data.read_data_sets(DATA, one_hot=True)
-    tf = train.tf
+    import tensorflow.compat.v1 as tf
+
     _, args = train.parse_args([])
 
     def fresh_app():
         with tf.Graph().as_default():
             return train.Train(argparse.Namespace(**vars(args)), data)
 
-    def floor_chunk(app, batches):
-        """CHUNK_STEPS steps of sess.run alone, on the batches in turn."""
-        feed = itertools.cycle(batches)
-
-        def chunk():
-            net = app.net
-            start = time.perf_counter()
-            for _ in range(CHUNK_STEPS):
-                x, label = next(feed)
-                app.sess.run([net.train, net.loss], feed_dict={net.x: x, net.label: label})
-            return time.perf_counter() - start
-
-        return chunk
-
-    chunks = args.steps // CHUNK_STEPS
-    loops, floors, fresh_floors, fixed_floors = [], [], [], []
+    loops, floors = [], []
     for _ in range(repeat):
         with contextlib.redirect_stdout(io.StringIO()):
-            looping, flooring, fresh_flooring = fresh_app(), fresh_app(), fresh_app()
-            fixed_batch = [data.train.next_batch(args.batch_size)]
+            looping, flooring = fresh_app(), fresh_app()
+            x, label = data.train.next_batch(args.batch_size)
+            floor_feed = {flooring.net.x: x, flooring.net.label: label}
 
             def loop_chunk():
                 looping.args.steps = looping.step + CHUNK_STEPS  # train() goes on from looping.step
@@ -239,41 +251,42 @@ def training_loop_times(repeat):
                 looping.train()
                 return time.perf_counter() - start
 
-            loop_chunks, floor_chunks = alternated(chunks, loop_chunk, floor_chunk(flooring, fixed_batch))
-            # The new batches are held by this measure alone, so the next round's loop runs without them.
-            fresh_chunks, fixed_chunks = alternated(
-                chunks,
-                floor_chunk(fresh_flooring, [data.train.next_batch(args.batch_size) for _ in range(FRESH_BATCHES)]),
-                floor_chunk(flooring, fixed_batch),
-            )
-            for app in (looping, flooring, fresh_flooring):
+            def floor_chunk():
+                start = time.perf_counter()
+                for _ in range(CHUNK_STEPS):
+                    flooring.sess.run([flooring.net.train, flooring.net.loss], feed_dict=floor_feed)
+                return time.perf_counter() - start
+
+            loop_chunks, floor_chunks = alternated(args.steps // CHUNK_STEPS, loop_chunk, floor_chunk)
+            for app in (looping, flooring):
                 app.sess.close()  # sessions left open would hold their memory to the end
-        for times, round_chunks in zip(
-            (loops, floors, fresh_floors, fixed_floors), (loop_chunks, floor_chunks, fresh_chunks, fixed_chunks)
-        ):
-            times.append(sum(round_chunks))
-    return loops, floors, fresh_floors, fixed_floors
+        loops.append(sum(loop_chunks))
+        floors.append(sum(floor_chunks))
+    return loops, floors
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=7, help="alternated repetitions of each measure (default: 7)")
-    repeat = max(3, parser.parse_args().repeat)
+    repeat = max(5, parser.parse_args().repeat)
     with tempfile.TemporaryDirectory() as plain_dir:
-        for name, source in (("plain_reader", PLAIN_READER), ("plain_model", PLAIN_MODEL), ("plain_train", PLAIN_TRAIN)):
+        for name, source in (
+            ("plain_reader", PLAIN_READER), ("plain_model", PLAIN_MODEL), ("plain_train", PLAIN_TRAIN), ("keras_fit", KERAS_FIT)
+        ):
             with open(os.path.join(plain_dir, name + ".py"), "w") as file:
                 file.write(textwrap.dedent(source))
-        ours, plain = whole_runs(repeat, plain_dir)
+        ours, plain, keras, bare = whole_runs(repeat, plain_dir)
         reader_ours, reader_plain = reader_times(QUICK_REPEATS * repeat, plain_dir)
-    loop, floor, fresh_floor, fixed_floor = training_loop_times(QUICK_REPEATS * repeat)
+    loop, floor = training_loop_times(QUICK_REPEATS * repeat)
 
+    wall, rss = [r[0] for r in ours], [r[1] for r in ours]
     rows = [
-        ("whole run, wall (s)", [r[0] for r in ours], "plain port", [r[0] for r in plain], 0.80),
-        ("whole run, peak RSS (MiB)", [r[1] for r in ours], "plain port", [r[1] for r in plain], 0.75),
-        ("training loop, 2000 steps (s)", loop, "floor", floor, 1.10),
-        ("read_data_sets, one_hot (s)", reader_ours, "plain reader", reader_plain, 0.60),
-        # No target: what feeding a new batch each step costs the floor, whatever the reader.
-        (f"floor, {FRESH_BATCHES} new batches (s)", fresh_floor, "floor", fixed_floor, None),
+        ("whole run, wall (s)", wall, "plain port", [r[0] for r in plain], 0.65),
+        ("whole run, wall (s)", wall, "Keras fit", [r[0] for r in keras], 0.50),
+        ("whole run, wall (s)", wall, "bare import", [r[0] for r in bare], 1.40),
+        ("whole run, peak RSS (MiB)", rss, "plain port", [r[1] for r in plain], 0.75),
+        ("training loop, 2000 steps (s)", loop, "floor", floor, None),
+        ("read_data_sets, one_hot (s)", reader_ours, "plain reader", reader_plain, None),
     ]
     print(
         f"medians of {repeat} alternated runs ({QUICK_REPEATS * repeat} for the reader and the loop), "
@@ -281,7 +294,7 @@ def main():
     )
     print("paired ratio: the median of each round's ratio, which this machine's slow and fast spells affect least")
     print(
-        f"{'measure':32} {'train.py':>9} {'baseline':>13} {'':>9} {'ratio of medians':>17} "
+        f"{'measure':30} {'train.py':>9} {'baseline':>12} {'':>9} {'ratio of medians':>17} "
         f"{'paired ratio':>13} {'rounds ranged':>14} {'target':>8}"
     )
     missed = 0
@@ -295,12 +308,15 @@ def main():
             missed += paired > target
             limit, verdict = f"<= {target}", "ok" if paired <= target else "MISSED"
         print(
-            f"{name:32} {median(values):9.3f} {baseline_name:>13} {median(baselines):9.3f} "
+            f"{name:30} {median(values):9.3f} {baseline_name:>12} {median(baselines):9.3f} "
             f"{median(values) / median(baselines):17.2f} {paired:13.3f} {min(ratios):7.2f}-{max(ratios):.2f} "
             f"{limit:>8} {verdict}"
         )
-    accuracies = [r[2].splitlines()[-1] for r in ours]
-    print("train.py's last lines:", " | ".join(accuracies))
+    stderr_bytes = [len(r[3]) for r in ours]
+    missed += any(stderr_bytes)
+    print(f"train.py's stderr, bytes per run: {stderr_bytes} {'ok' if not any(stderr_bytes) else 'MISSED (target: empty)'}")
+    print("train.py's last lines:", " | ".join(r[2].splitlines()[-1] for r in ours))
+    print("Keras fit's last lines:", " | ".join(r[2].splitlines()[-1] for r in keras))
     sys.exit(1 if missed else 0)
 
 
