@@ -59,6 +59,11 @@ def fresh_shell_env(**extra):
     return {**env, **extra}
 
 
+def checkpoints(directory):
+    """The steps of the checkpoints model-<step> saved in directory, in order."""
+    return sorted(int(name[len("model-") : -len(".index")]) for name in os.listdir(directory) if name.endswith(".index"))
+
+
 def train_command(*args):
     return [sys.executable, os.path.join(REPO, "train.py"), *map(str, args)]
 

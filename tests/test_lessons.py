@@ -18,6 +18,7 @@ from tests.conftest import (
     REPO,
     SHIPPED_DATA,
     accuracy_of,
+    checkpoints,
     fresh_shell_env,
     loss_lines,
     run_train,
@@ -25,10 +26,6 @@ from tests.conftest import (
     steps_printed,
     train_command,
 )
-
-def checkpoints(directory):
-    return sorted(int(name[len("model-") : -len(".index")]) for name in os.listdir(directory) if name.endswith(".index"))
-
 
 @pytest.fixture(scope="module")
 def mnist():

@@ -21,6 +21,7 @@ from tests.conftest import (
     LOSS_LINE,
     REPO,
     accuracy_of,
+    checkpoints,
     fresh_shell_env,
     loss_lines,
     run_train,
@@ -28,10 +29,6 @@ from tests.conftest import (
     steps_printed,
     train_command,
 )
-
-
-def checkpoints(directory):
-    return sorted(int(name[len("model-") : -len(".index")]) for name in os.listdir(directory) if name.endswith(".index"))
 
 
 # --- output encodings ---
