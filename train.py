@@ -15,6 +15,7 @@ import re
 import signal
 import sys
 import tempfile
+import threading
 import time
 
 from data_set import download
@@ -24,8 +25,8 @@ class Train:
     """The tutorial's class: the network, a session to run it in, and the data to train it on."""
 
     def __init__(self, args, data):
-        # TensorFlow is imported here, not at the top as in the tutorial: main() loads it only once
-        # the flags and the data are read (and hides its start-up messages), so this finds it loaded.
+        # Not imported at the top as in the tutorial: main() loads TensorFlow once the data is read,
+        # hiding its start-up messages, and these imports just find it loaded.
         import tensorflow.compat.v1 as tf
 
         from model import Network
@@ -62,7 +63,7 @@ class Train:
         for i in range(self.step, self.args.steps):
             # A batch: 64 images and their one-hot labels; each epoch visits all 55,000 in a new order.
             x, label = self.data.train.next_batch(self.args.batch_size)
-            # Running the train op makes one gradient-descent step; the loss is that batch's, before it.
+            # Running the train op makes one gradient-descent step; the loss is this batch's, before the step.
             _, loss = self.sess.run([self.net.train, self.net.loss], feed_dict={self.net.x: x, self.net.label: label})
             self.step = i + 1
             if (i + 1) % self.args.log_every == 0:
@@ -226,9 +227,9 @@ def start_up_messages_hidden():
 class Stopped(BaseException):
     """A stop signal ended the run; like KeyboardInterrupt, no `except Exception` catches it."""
 
-    def __init__(self, number):
-        super().__init__(number)
-        self.number = number
+    @property
+    def number(self):
+        return self.args[0]
 
 
 def report_stop(number, app):
@@ -246,11 +247,12 @@ def report_stop(number, app):
 
 
 class StopSignals:
-    """Ctrl-C (SIGINT), kill (SIGTERM) and a closed terminal (SIGHUP; Windows has none): raised at
-    once while only Python runs, remembered while TensorFlow does. A signal handler raising inside
-    TensorFlow's C++ would leave a mangled exception, or a half-done step, behind."""
+    """Ctrl-C (SIGINT), kill (SIGTERM), a closed terminal (SIGHUP, which Windows lacks) and
+    Windows' Ctrl-Break (SIGBREAK): raised at once while only Python runs, remembered while
+    TensorFlow does. A handler raising inside TensorFlow's C++ would leave a mangled exception,
+    or a half-done step, behind."""
 
-    NAMES = ("SIGINT", "SIGTERM", "SIGHUP")
+    NAMES = ("SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK")  # those this platform has
 
     def __init__(self):
         self.received = None
@@ -279,8 +281,6 @@ class StopSignals:
     def _handled_by(self, handler):
         """Install handler for the stop signals, and give them back to whoever had them after
         (IPython and Jupyter rely on their own Ctrl-C). Only the main thread can handle signals."""
-        import threading
-
         if threading.current_thread() is not threading.main_thread():
             yield
             return
@@ -473,25 +473,35 @@ def number(kind, zero_allowed=False):
 def parse_args(argv=None):
     # allow_abbrev=False: a shortened flag is a mistake to report, not a guess to make (--step is not --steps).
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
-    parser.add_argument("--steps", type=number(int), default=2000, help="training steps (default: %(default)s)")
-    parser.add_argument("--batch-size", type=number(int), default=64, help="images per step (default: %(default)s)")
+    parser.add_argument("--steps", type=number(int), default=2000, metavar="N", help="training steps (default: %(default)s)")
     parser.add_argument(
-        "--learning-rate", type=number(float), default=0.001, help="gradient descent step size (default: %(default)s)"
+        "--batch-size", type=number(int), default=64, metavar="N", help="images per step (default: %(default)s)"
     )
     parser.add_argument(
-        "--log-every", type=number(int), default=10, help="print the loss every N steps (default: %(default)s)"
+        "--learning-rate",
+        type=number(float),
+        default=0.001,
+        metavar="R",
+        help="gradient descent step size (default: %(default)s)",
     )
     parser.add_argument(
-        "--data-dir", default=DEFAULT_DATA_DIR, help="where the four MNIST files are (default: %(default)s)"
+        "--log-every", type=number(int), default=10, metavar="N", help="print the loss every N steps (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--data-dir", default=DEFAULT_DATA_DIR, metavar="DIR", help="where the four MNIST files are (default: %(default)s)"
     )
     parser.add_argument(
         "--validation-size",
         type=number(int, zero_allowed=True),
         default=5000,
+        metavar="N",
         help="training images held out for validation (default: %(default)s)",
     )
     parser.add_argument(
-        "--seed", type=int, help="seeds the shuffling and TensorFlow: same seed, same output (default: none, runs vary)"
+        "--seed",
+        type=number(int, zero_allowed=True),
+        metavar="N",
+        help="seeds the shuffling and TensorFlow: same seed, same output (default: none, runs vary)",
     )
     parser.add_argument(
         "--source-url",

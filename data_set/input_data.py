@@ -26,6 +26,8 @@ SHA256 = {
     TEST_IMAGES: "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
     TEST_LABELS: "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
 }
+# Where this project ships the four files: the directory of this module.
+SHIPPED_DIR = os.path.dirname(os.path.abspath(__file__))
 IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
 GZIP_MAGIC = b"\x1f\x8b"
 IMAGE_SIZE = 28
@@ -258,8 +260,9 @@ def maybe_download(filename, work_directory, source_url=None):
         download.fetch(path, urls, SHA256.get(filename), DEFAULT_SOURCE_URLS, check=_check_served)
     except download.DownloadError as error:
         raise MnistDataError(
-            f"{path}: is missing and could not be downloaded: {error}; "
-            "copy the file there by hand, or name a working mirror with --source-url"
+            f"{path}: is missing and could not be downloaded: {error}; copy the four MNIST files "
+            f"into {work_directory} (this project ships them in {SHIPPED_DIR}), or name a working "
+            "mirror (train.py's --source-url, read_data_sets' source_url)"
         ) from None
     except OSError as error:
         raise MnistDataError(

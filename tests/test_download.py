@@ -177,6 +177,10 @@ def test_a_mistyped_data_dir_with_no_network_creates_nothing(tmp_path, closed_po
     assert result.returncode == 1
     [line] = result.stderr.splitlines()
     assert line.startswith(f"error: {tmp_path}/mnsit/data/train-images-idx3-ubyte.gz: is missing and could not be downloaded: ")
+    assert line.endswith(
+        f"copy the four MNIST files into {tmp_path}/mnsit/data (this project ships them in {SHIPPED_DATA}), "
+        "or name a working mirror (train.py's --source-url, read_data_sets' source_url)"
+    )
     assert os.listdir(tmp_path) == []
 
 

@@ -70,6 +70,7 @@ def test_flags_change_the_run_on_data_of_the_users_own(small_data):
         (["--learning-rate", "nan"], "argument --learning-rate: 'nan' must be greater than 0"),
         (["--learning-rate", "-0.1"], "argument --learning-rate: '-0.1' must be greater than 0"),
         (["--validation-size", "-1"], "argument --validation-size: '-1' must be 0 or more"),
+        (["--seed", "-1"], "argument --seed: '-1' must be 0 or more"),
         (["--batch-size", "55001"], "--batch-size 55001 is larger than the training set (55000 images)"),
         (
             ["--validation-size", "60001"],
@@ -114,13 +115,13 @@ def test_help_shows_every_flag_with_its_default():
     assert result.returncode == 0 and result.stderr == ""
     text = " ".join(result.stdout.split())
     for flag, default in [
-        ("--steps STEPS", "2000"),
-        ("--batch-size BATCH_SIZE", "64"),
-        ("--learning-rate LEARNING_RATE", "0.001"),
-        ("--log-every LOG_EVERY", "10"),
-        ("--validation-size VALIDATION_SIZE", "5000"),
-        ("--data-dir DATA_DIR", SHIPPED_DATA),
-        ("--seed SEED", "none, runs vary"),
+        ("--steps N", "2000"),
+        ("--batch-size N", "64"),
+        ("--learning-rate R", "0.001"),
+        ("--log-every N", "10"),
+        ("--validation-size N", "5000"),
+        ("--data-dir DIR", SHIPPED_DATA),
+        ("--seed N", "none, runs vary"),
         ("--source-url URL", "https://storage.googleapis.com/cvdf-datasets/mnist/ then https://ossci-datasets.s3"),
     ]:
         assert re.search(rf"{re.escape(flag)} [^(]*\(default: {re.escape(default)}", text), flag
