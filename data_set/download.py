@@ -4,9 +4,10 @@ but verified, atomic and quick to give up on a mirror that stalls.
 Only the standard library is needed.
 """
 import hashlib
+import http.client
 import os
+import secrets
 import socket
-import tempfile
 import urllib.error
 import urllib.request
 
@@ -19,6 +20,9 @@ DEFAULT_SOURCE_URLS = (
 # Seconds a mirror may stay silent, while connecting or in the middle of a file, before it counts
 # as failed. A working mirror sends something well within this; a stalled one costs this once.
 STALL_SECONDS = 10
+# The largest file accepted: MNIST's largest is 10 MB and Fashion-MNIST's 26 MB. A mirror that
+# claims or sends more is refused before it fills the memory the file is gathered in.
+MAX_BYTES = 256 << 20
 # Mirrors that failed in this run, tried last for the files still to come (a user-visible wait:
 # a stalled mirror would otherwise cost its STALL_SECONDS again for each of the four files).
 _failed_mirrors = set()
@@ -49,7 +53,7 @@ def fetch(path, urls, sha256=None, trusted=(), check=None):
         try:
             data = _get(url)
             note = _verify(url, data, sha256, trusted, check)
-        except (OSError, ValueError) as error:
+        except (OSError, ValueError, http.client.HTTPException) as error:  # a mirror that misbehaves
             failures.append(f"{url} ({_reason(error)})")
             _failed_mirrors.add(_mirror(url))
             continue
@@ -60,8 +64,14 @@ def fetch(path, urls, sha256=None, trusted=(), check=None):
 
 
 def _get(url):
+    chunks, size = [], 0
     with urllib.request.urlopen(url, timeout=STALL_SECONDS) as response:
-        return response.read()
+        while chunk := response.read(1 << 20):
+            size += len(chunk)
+            if size > MAX_BYTES:
+                raise ValueError(f"it sends more than {MAX_BYTES >> 20} MiB, more than any MNIST-format file")
+            chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _verify(url, data, sha256, trusted, check):
@@ -76,16 +86,17 @@ def _verify(url, data, sha256, trusted, check):
 
 
 def _write_atomically(path, data):
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, exist_ok=True)
-    partial = tempfile.NamedTemporaryFile(dir=directory, prefix=os.path.basename(path) + ".", suffix=".part", delete=False)
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    # A name of its own, opened with open() so that the file gets the usual permissions (a
+    # temporary file's are the owner's alone, and others sharing the data directory need it too).
+    partial = f"{path}.{secrets.token_hex(4)}.part"
     try:
-        with partial:
-            partial.write(data)
-        os.replace(partial.name, path)
+        with open(partial, "xb") as file:
+            file.write(data)
+        os.replace(partial, path)
     finally:
-        if os.path.exists(partial.name):
-            os.remove(partial.name)
+        if os.path.exists(partial):
+            os.remove(partial)
 
 
 def _mirror(url):
@@ -99,4 +110,4 @@ def _reason(error):
         error = error.reason
     if isinstance(error, (socket.timeout, TimeoutError)):
         return f"no answer for {STALL_SECONDS} s"
-    return str(error)
+    return " ".join(str(error).split()) or type(error).__name__  # one line, even for urllib's longer texts

@@ -4,6 +4,7 @@ import http.server
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -30,12 +31,12 @@ OTHER_DATA = {}
 
 class MirrorHandler(http.server.BaseHTTPRequestHandler):
     """/good/NAME serves the real file, /corrupt/NAME altered bytes, /slow/NAME a stalled start,
-    /other/NAME another data set's file in MNIST's format, /html/NAME a web page; anything else
-    is a 404."""
+    /other/NAME another data set's file in MNIST's format, /html/NAME a web page, /cut/NAME the
+    first 1000 bytes and a dropped connection; anything else is a 404."""
 
     def do_GET(self):
         kind, _, name = self.path.strip("/").partition("/")
-        if name not in input_data.MNIST_FILES or kind not in ("good", "corrupt", "slow", "other", "html"):
+        if name not in input_data.MNIST_FILES or kind not in ("good", "corrupt", "slow", "other", "html", "cut"):
             self.send_error(404)
             return
         body = {"other": OTHER_DATA.get(name), "html": b"<html>Not here any more</html>"}.get(kind) or shipped(name)
@@ -44,6 +45,9 @@ class MirrorHandler(http.server.BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        if kind == "cut":  # the connection drops partway through the file
+            self.wfile.write(body[:1000])
+            return
         if kind == "slow":
             self.wfile.write(body[:1000])
             self.wfile.flush()
@@ -106,6 +110,24 @@ def test_every_failed_mirror_is_listed_and_nothing_is_left_behind(server, mnist_
     assert f"{closed_port_url}{SMALL} (" in message and "refused" in message
     assert "\n" not in message
     assert snapshot(mnist_copy) == before
+
+
+def test_a_mirror_that_drops_the_connection_is_followed_by_the_next(server, mnist_copy, capsys):
+    without(mnist_copy, SMALL)
+    input_data.read_data_sets(mnist_copy, source_url=[server + "/cut/", server + "/good/"])
+    assert (mnist_copy / SMALL).read_bytes() == shipped(SMALL)
+    downloading = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Downloading")]
+    assert downloading == [f"Downloading {SMALL} from {server}/cut/{SMALL}", f"Downloading {SMALL} from {server}/good/{SMALL}"]
+
+
+def test_a_downloaded_file_can_be_read_by_whoever_can_read_the_directory(server, mnist_copy):
+    without(mnist_copy, SMALL)
+    umask = os.umask(0o022)
+    try:
+        input_data.read_data_sets(mnist_copy, source_url=server + "/good/")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(os.stat(mnist_copy / SMALL).st_mode) == 0o644
 
 
 def test_a_default_mirror_is_held_to_the_published_checksum(server, tmp_path):
