@@ -116,11 +116,13 @@ def main(argv=None):
     show_lines_as_they_come()
     stop = StopSignals()
     app = None
-    try:
-        with stop.raising():  # before training, Ctrl-C or kill stops at once
-            check_directories(args)
-            data = None if args.predict else read_data(parser, args)
-        with stop.remembered():  # from here on, the run stops where it is safe to
+    # Stop signals are remembered throughout, so that the end of a run (saving, its last line) is
+    # never cut short; only while nothing but Python runs do they stop the run at once.
+    with stop.remembered():
+        try:
+            with stop.raising():
+                check_directories(args)
+                data = None if args.predict else read_data(parser, args)
             load_tensorflow(args.verbose)
             stop.check()
             prepare_output_directories(args)
@@ -128,40 +130,34 @@ def main(argv=None):
             restored = restore_newest_checkpoint(app) if args.save_dir else False
             stop.check()
             if args.predict:
-                return predict_each(app, args.predict, restored)
+                return predict_each(app, args.predict, restored, stop)
             if args.eval_only and not restored:
                 raise RunError(f"{args.save_dir}: holds no checkpoint to evaluate; train with --save-dir {args.save_dir} first")
             if not args.eval_only:
                 train_and_save(app, stop)
             stop.check()
             app.calculate_accuracy()
-        return 0
-    except (Stopped, KeyboardInterrupt) as stopped:
-        if app:
-            save_quietly(app)
-        return report_stop(getattr(stopped, "number", signal.SIGINT), app)
-    except OSError as error:
-        if error.errno not in (errno.EPIPE, errno.EIO):
-            raise
-        # Whoever read the output has gone (`| head`, a closed terminal): keep the work, exit quietly.
-        if app:
-            save_quietly(app)
-        return 128 + getattr(signal, "SIGPIPE", 13)
-    except RunError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except ModuleNotFoundError as error:
-        if error.name not in ("numpy", "tensorflow"):
-            raise
-        print(
-            f"error: this Python ({sys.executable}, {sys.version.split()[0]}) has no {error.name}; "
-            f"set it up as README.md says (pip install -r requirements.txt), on a Python that TensorFlow supports",
-            file=sys.stderr,
-        )
-        return 1
-    finally:
-        if app and app.writer:
-            app.writer.close()
+            return 0
+        except (Stopped, KeyboardInterrupt) as stopped:
+            if app:
+                save_quietly(app)  # after a KeyboardInterrupt (a host's own handler) mid-training
+            return report_stop(getattr(stopped, "number", signal.SIGINT), app)
+        except OSError as error:  # the output could not be written: keep the work
+            if app:
+                save_quietly(app)
+            if stop.received:  # a closed terminal: SIGHUP, then the output fails
+                return report_stop(stop.received, app)
+            if error.errno in (errno.EPIPE, errno.EIO):  # whoever read it has gone (| head)
+                return 128 + getattr(signal, "SIGPIPE", 13)
+            saved = f"; the steps done are saved in {checkpoint_path(app)}" if app and app.saved_step else ""
+            print(f"error: the output cannot be written ({error.strerror or error}){saved}", file=sys.stderr)
+            return 1
+        except RunError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        finally:
+            if app and app.writer:
+                app.writer.close()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -177,8 +173,10 @@ class RunError(Exception):
 
 def read_data(parser, args):
     """MNIST, read before TensorFlow loads: a data problem is then reported at once."""
-    from data_set import input_data
-
+    try:
+        from data_set import input_data
+    except ImportError as error:
+        raise import_failed("numpy", error) from None
     try:
         data = input_data.read_data_sets(
             args.data_dir, one_hot=True, validation_size=args.validation_size, seed=args.seed, source_url=args.source_url
@@ -187,6 +185,8 @@ def read_data(parser, args):
         parser.error(str(error))
     except input_data.MnistDataError as error:
         raise RunError(error) from None
+    if data.train.num_examples == 0:
+        parser.error(f"--validation-size {args.validation_size} leaves no training images")
     if args.batch_size > data.train.num_examples:
         parser.error(f"--batch-size {args.batch_size} is larger than the training set ({data.train.num_examples} images)")
     return data
@@ -194,8 +194,11 @@ def read_data(parser, args):
 
 def load_tensorflow(verbose):
     """Import TensorFlow (the lesson's own imports then find it loaded), quietly unless verbose."""
-    with contextlib.nullcontext() if verbose else start_up_messages_hidden():
-        import tensorflow.compat.v1 as tf
+    try:
+        with contextlib.nullcontext() if verbose else start_up_messages_hidden():
+            import tensorflow.compat.v1 as tf
+    except ImportError as error:
+        raise import_failed("tensorflow", error) from None
     if not verbose:
         tf.get_logger().setLevel("ERROR")  # Python warnings, such as deprecations
 
@@ -224,6 +227,20 @@ def start_up_messages_hidden():
             os.close(real_stderr)
 
 
+def import_failed(package, error):
+    """The RunError for a package that cannot be imported: missing, or installed but broken."""
+    python = f"this Python ({sys.executable}, {sys.version.split()[0]})"
+    if isinstance(error, ModuleNotFoundError) and error.name == package:
+        return RunError(
+            f"{python} has no {package}; set it up as README.md says (pip install -r requirements.txt), "
+            "on a Python that TensorFlow supports"
+        )
+    return RunError(
+        f"{package} is installed in {python} but cannot be loaded ({' '.join(str(error).split())}); "
+        "reinstall it: pip install --force-reinstall -r requirements.txt"
+    )
+
+
 class Stopped(BaseException):
     """A stop signal ended the run; like KeyboardInterrupt, no `except Exception` catches it."""
 
@@ -235,7 +252,7 @@ class Stopped(BaseException):
 def report_stop(number, app):
     """Say on stderr why and where the run stopped; return the exit status, 128 + the signal's number."""
     name = "Ctrl-C" if number == signal.SIGINT else signal.Signals(number).name
-    if app is None:
+    if app is None or app.step == 0 or app.args.predict or app.args.eval_only:  # nothing trained here
         message = f"Stopped by {name}"
     elif app.saver:
         message = f"Stopped by {name} after step {app.step}; saved {checkpoint_path(app)}"
@@ -301,7 +318,9 @@ def train_and_save(app, stop):
     try:
         app.train(stop)
     except tf.errors.OpError as error:
-        raise RunError(f"{app.args.save_dir}: cannot save a checkpoint there ({error.message.splitlines()[0]})") from None
+        # The reason (such as "No space left on device") is the message's last line that says one.
+        reason = [line for line in error.message.splitlines() if line.strip()][-1].strip()
+        raise RunError(f"{app.args.save_dir}: cannot save a checkpoint there ({reason})") from None
 
 
 def save_quietly(app):
@@ -330,12 +349,12 @@ def restore_newest_checkpoint(app):
 
     try:
         state = tf.train.get_checkpoint_state(directory)
-    except tf.errors.OpError:
+    except (tf.errors.OpError, ValueError):  # ValueError: not a checkpoint state, or not text
         state = None
     if state is None:
         if os.path.exists(os.path.join(directory, "checkpoint")):
             raise unusable("its 'checkpoint' file is damaged (repair or remove it)")
-        if any(name.startswith(CHECKPOINT_PREFIX + "-") for name in os.listdir(directory)):
+        if any(re.match(rf"{CHECKPOINT_PREFIX}-\d+\.index$", name) for name in os.listdir(directory)):
             raise unusable(f"it holds {CHECKPOINT_PREFIX}-* files but no 'checkpoint' file naming the newest")
         return False
 
@@ -364,14 +383,16 @@ def restore_newest_checkpoint(app):
     return True
 
 
-def predict_each(app, image_paths, restored):
-    """Predict each image's digit; one error line for each that cannot be used. Returns the status."""
+def predict_each(app, image_paths, restored, stop):
+    """Predict each image's digit; one error line for each that cannot be used, and a stop signal
+    ends the run before the next image. Returns the exit status."""
     from data_set.digit_image import DigitImageError
 
     if not restored:
         raise RunError(f"{app.args.save_dir}: holds no checkpoint to predict with; train with --save-dir {app.args.save_dir} first")
     status = 0
     for path in image_paths:
+        stop.check()
         try:
             app.predict(path)
         except DigitImageError as error:
@@ -397,10 +418,10 @@ def check_directories(args):
             raise RunError(f"{directory}: no such directory; train with --save-dir {directory} first")
         if os.path.isdir(directory) and not os.access(directory, os.R_OK | os.X_OK):
             raise RunError(f"{directory}: cannot be read (Permission denied); choose another {flag}")
+        existing = nearest_existing(directory)
+        if not os.path.isdir(existing):  # a path under a file
+            raise RunError(f"{directory}: cannot be written (Not a directory); choose another {flag}")
         if written:
-            existing = nearest_existing(directory)
-            if not os.path.isdir(existing):
-                raise RunError(f"{directory}: cannot be written (Not a directory); choose another {flag}")
             if not os.access(existing, os.W_OK | os.X_OK):
                 raise RunError(f"{directory}: cannot be written (Permission denied); choose another {flag}")
 
@@ -447,12 +468,21 @@ def show_lines_as_they_come():
         return
     try:
         "第步当前准确率共测试了张图片".encode(stdout.encoding)
-        stdout.reconfigure(line_buffering=True)
+        # A path the encoding cannot hold (an emoji, bytes of another code page) prints escaped.
+        stdout.reconfigure(line_buffering=True, errors="backslashreplace")
     except (UnicodeEncodeError, LookupError):
         if stdout.isatty():
             stdout.reconfigure(line_buffering=True, errors="replace")
         else:
-            stdout.reconfigure(line_buffering=True, encoding="utf-8")
+            stdout.reconfigure(line_buffering=True, encoding="utf-8", errors="backslashreplace")
+
+
+def directory(text):
+    """An argparse type: a directory's path, with ~ expanded as a shell would have (a quoted ~ or
+    --flag=~/x is not), so that no directory named ~ is made by mistake."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty path; give a directory")
+    return os.path.expanduser(text)
 
 
 def number(kind, zero_allowed=False):
@@ -463,7 +493,9 @@ def number(kind, zero_allowed=False):
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
-        if not math.isfinite(value) or value < 0 or (value == 0 and not zero_allowed):
+        if math.isinf(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        if math.isnan(value) or value < 0 or (value == 0 and not zero_allowed):
             raise argparse.ArgumentTypeError(f"{text!r} must be {'0 or more' if zero_allowed else 'greater than 0'}")
         return value
 
@@ -488,7 +520,11 @@ def parse_args(argv=None):
         "--log-every", type=number(int), default=10, metavar="N", help="print the loss every N steps (default: %(default)s)"
     )
     parser.add_argument(
-        "--data-dir", default=DEFAULT_DATA_DIR, metavar="DIR", help="where the four MNIST files are (default: %(default)s)"
+        "--data-dir",
+        type=directory,
+        default=DEFAULT_DATA_DIR,
+        metavar="DIR",
+        help="where the four MNIST files are (default: %(default)s)",
     )
     parser.add_argument(
         "--validation-size",
@@ -514,6 +550,7 @@ def parse_args(argv=None):
     lessons = parser.add_argument_group("checkpoints, TensorBoard and your own digit (the tutorial's next lessons)")
     lessons.add_argument(
         "--save-dir",
+        type=directory,
         metavar="DIR",
         help="save checkpoints model-<step> in DIR, and continue from the newest one found there; "
         "--steps is then the total to reach",
@@ -526,6 +563,7 @@ def parse_args(argv=None):
     )
     lessons.add_argument(
         "--logdir",
+        type=directory,
         metavar="DIR",
         help="write TensorBoard events (loss, validation accuracy, w and b) to a new run directory in DIR",
     )
@@ -549,20 +587,14 @@ def parse_args(argv=None):
     return parser, args
 
 
-def started_from_a_shell():
-    """Whether this file is the program the interpreter was started with (python train.py), not
-    code run inside a host that must live on: IPython's %run, Jupyter, IDLE, Spyder, Colab."""
-    # python [options] train.py [flags]: the command line ends with the arguments the script has.
-    command_line = getattr(sys, "orig_argv", [])
-    return command_line[len(command_line) - len(sys.argv) :] == sys.argv and not sys.flags.interactive
-
-
 if __name__ == "__main__":
     status = main()
-    if started_from_a_shell():
+    # Nothing called this file's code: the interpreter was started to run it (python train.py),
+    # not a host that must live on after it (IPython's %run, Jupyter, IDLE, Spyder, a debugger).
+    if sys._getframe().f_back is None and not sys.flags.interactive:
         # Everything is written and closed: skip TensorFlow's interpreter shutdown, which takes
         # longer than the training itself.
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, AttributeError):  # AttributeError: a closed stdout is None
             sys.stdout.flush()
             sys.stderr.flush()
         os._exit(status)

@@ -27,6 +27,9 @@ NOISE_MARGIN = 2.5
 # and by this fraction of the strongest ink, so that faint specks and smudges away from the digit
 # do not stretch its bounding box.
 INK_FRACTION = 1 / 8
+# Fewer inked pixels than this are a speck, not a digit: a digit drawn even as small as MNIST's
+# 28x28 images covers a hundred or more.
+MIN_INK_PIXELS = 10
 
 
 class DigitImageError(ValueError):
@@ -65,9 +68,9 @@ def prepare_digit(path):
             f"{path}: not an image TensorFlow can decode; save it as PNG, JPEG, GIF or BMP"
         ) from None
     ink = _ink(_on_paper(pixels.astype(np.float32)))
-    if not ink.any():
+    if np.count_nonzero(ink) < MIN_INK_PIXELS:
         raise DigitImageError(
-            f"{path}: no digit found, only paper (blank, one level, or texture and noise); "
+            f"{path}: no digit found, only paper (blank, one level, texture and noise, or a speck); "
             "draw the digit darker or thicker against the paper"
         )
     return _normalised(ink)

@@ -268,6 +268,9 @@ BAD_CHECKPOINTS = {
     "no index": (lambda d: (d / "model-20.index").unlink(), "checkpoint model-20 is missing files or damaged"),
     "different graph": (different_model, r"checkpoint model-7 was saved by a different model \(w is \[784, 5\] there, \[784, 10\] here\)"),
     "damaged state file": (lambda d: (d / "checkpoint").write_bytes(b"\x00{{ not a checkpoint state"), "its 'checkpoint' file is damaged"),
+    "empty state file": (lambda d: (d / "checkpoint").write_bytes(b""), "its 'checkpoint' file is damaged"),
+    "binary state file": (lambda d: (d / "checkpoint").write_bytes(b"\xff\xfe\x00\x81garbage"), "its 'checkpoint' file is damaged"),
+    "state naming no checkpoint": (lambda d: (d / "checkpoint").write_text('model_checkpoint_path: ""\n'), "its 'checkpoint' file is damaged"),
     "no state file": (lambda d: (d / "checkpoint").unlink(), "it holds model-\\* files but no 'checkpoint' file"),
 }
 

@@ -2,6 +2,7 @@
 import io
 import os
 import re
+import signal
 import struct
 import subprocess
 import sys
@@ -215,6 +216,9 @@ BAD_IMAGES = {
     "uniform grey page": lambda directory: write_png(directory / "grey.png", np.full((40, 40, 3), 128, np.uint8)),
     "transparent page": lambda directory: write_png(directory / "clear.png", np.zeros((40, 40, 4), np.uint8)),
     "paper noise only": noise_page,
+    "one black speck": lambda directory: write_png(
+        directory / "speck.png", np.pad(np.zeros((1, 1, 1), np.uint8), ((99, 100), (99, 100), (0, 0)), constant_values=255)
+    ),
 }
 
 
@@ -301,3 +305,19 @@ def test_predict_without_a_checkpoint_says_to_train_first_and_creates_nothing(go
         assert len(lines) == 1 and re.search(r"train.* first", lines[0]), result.stderr
     assert os.listdir(empty) == []
     assert not absent.exists()
+
+
+def test_ctrl_c_stops_predicting_before_the_next_image(digits, checkpoint_dir, tmp_path):
+    # Large photographs take a moment each, so Ctrl-C comes while some are still to do.
+    page = np.kron(photographed(digits[3][1]), np.ones((8, 8, 1), np.uint8))  # 1200x1600
+    images = [write_jpeg(tmp_path / f"photo{i}.jpg", page) for i in range(30)]
+    process = subprocess.Popen(
+        [sys.executable, os.path.join(REPO, "train.py"), "--save-dir", str(checkpoint_dir), "--predict", *images],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=fresh_shell_env(),
+    )
+    assert process.stdout.readline().decode().rstrip("\n") == images[0]
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert stderr == b"Stopped by Ctrl-C\n"
+    assert len(stdout.splitlines()) < 2 * len(images) - 2  # some images were left

@@ -1,5 +1,6 @@
 """train.py run as a user runs it: a real subprocess on the real MNIST files."""
 import re
+import sys
 
 import pytest
 
@@ -71,6 +72,10 @@ def test_flags_change_the_run_on_data_of_the_users_own(small_data):
         (["--learning-rate", "-0.1"], "argument --learning-rate: '-0.1' must be greater than 0"),
         (["--validation-size", "-1"], "argument --validation-size: '-1' must be 0 or more"),
         (["--seed", "-1"], "argument --seed: '-1' must be 0 or more"),
+        (["--learning-rate", "inf"], "argument --learning-rate: 'inf' is not a finite number"),
+        (["--save-dir", ""], "argument --save-dir: an empty path; give a directory"),
+        (["--data-dir", ""], "argument --data-dir: an empty path; give a directory"),
+        (["--validation-size", "60000"], "--validation-size 60000 leaves no training images"),
         (["--batch-size", "55001"], "--batch-size 55001 is larger than the training set (55000 images)"),
         (
             ["--validation-size", "60001"],
@@ -156,5 +161,9 @@ def test_a_tensorflow_that_fails_to_load_shows_what_it_wrote(tmp_path):
     )
     result = run_train(env=fresh_shell_env(PYTHONPATH=str(tmp_path)))
     assert result.returncode == 1
-    assert "cannot load libtensorflow_framework.so.2" in result.stderr
-    assert result.stderr.rstrip().endswith("ImportError: broken install")
+    lines = result.stderr.splitlines()
+    assert lines[0] == "cannot load libtensorflow_framework.so.2"
+    assert lines[1:] == [
+        f"error: tensorflow is installed in this Python ({sys.executable}, {sys.version.split()[0]}) but cannot "
+        "be loaded (broken install); reinstall it: pip install --force-reinstall -r requirements.txt"
+    ]

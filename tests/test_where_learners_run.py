@@ -147,7 +147,19 @@ def test_a_stdout_without_fileno_or_reconfigure_like_idles_works():
     assert result.stdout.endswith("the host lives on\n")
 
 
-# --- the reader of stdout goes away ---
+def test_a_script_that_execs_train_py_lives_on():
+    # Code of a host's runs train.py's code, as editors' "run" buttons do (Spyder's runfile so).
+    path = os.path.join(REPO, "train.py")
+    host = f"exec(open({path!r}).read(), {{'__name__': '__main__', '__file__': {path!r}}})\nprint('the host lives on')"
+    result = subprocess.run(
+        [sys.executable, "-c", host, "--steps", "20"], capture_output=True, text=True, timeout=300, env=fresh_shell_env(),
+        cwd=REPO,
+    )
+    assert result.returncode == 0, result.stderr
+    assert steps_printed(result.stdout) == [10, 20] and result.stdout.endswith("the host lives on\n")
+
+
+# --- the reader of stdout goes away, or cannot be written ---
 
 
 def test_a_pipe_closed_by_head_saves_the_steps_done_and_exits_quietly(tmp_path):
@@ -162,6 +174,26 @@ def test_a_pipe_closed_by_head_saves_the_steps_done_and_exits_quietly(tmp_path):
     assert head[-1].decode().startswith("第   10步")
     [saved] = checkpoints(tmp_path)
     assert 10 <= saved < 2000
+
+
+def test_an_output_that_cannot_be_written_is_one_line(tmp_path):
+    with open("/dev/full", "w") as full:  # a disk that is full
+        result = subprocess.run(
+            train_command("--steps", 20, "--save-dir", tmp_path), stdout=full, stderr=subprocess.PIPE, text=True,
+            env=fresh_shell_env(), timeout=300,
+        )
+    assert result.returncode == 1
+    assert result.stderr == "error: the output cannot be written (No space left on device)\n"
+
+
+@pytest.mark.parametrize("stream", [1, 2])
+def test_a_closed_stdout_or_stderr_is_no_error(tmp_path, stream):
+    result = subprocess.run(
+        train_command("--steps", 20, "--save-dir", tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=fresh_shell_env(), timeout=300, preexec_fn=lambda: os.close(stream), text=True,
+    )
+    assert result.returncode == 0
+    assert checkpoints(tmp_path) == [20]
 
 
 # --- polite stop signals: kill, timeout, docker stop, a closed terminal ---
@@ -254,6 +286,7 @@ def a_file(tmp_path):
         (["--logdir", "{file}"], "{file}: is a file, not a directory; choose another --logdir"),
         (["--logdir", "{file}/logs"], "{file}/logs: cannot be written (Not a directory); choose another --logdir"),
         (["--data-dir", "{file}"], "{file}: is a file, not a directory; choose another --data-dir"),
+        (["--data-dir", "{file}/mnist"], "{file}/mnist: cannot be written (Not a directory); choose another --data-dir"),
     ],
 )
 def test_a_directory_flag_that_cannot_be_used_is_one_line_and_creates_nothing(tmp_path, a_file, flags, message):
@@ -276,6 +309,21 @@ def test_a_save_dir_that_cannot_be_read_is_one_line(tmp_path):
         locked.chmod(0o755)
     assert result.returncode == 1
     assert result.stderr.splitlines() == [f"error: {locked}: cannot be read (Permission denied); choose another --save-dir"]
+
+
+def test_a_save_dir_with_a_quoted_tilde_means_the_home_directory(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    result = run_train("--steps", 10, "--save-dir", "~/ck", env=fresh_shell_env(HOME=str(home)), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert checkpoints(home / "ck") == [10] and not (tmp_path / "~").exists()
+
+
+def test_a_save_dir_with_other_files_named_model_is_used(tmp_path):
+    (tmp_path / "model-v1.h5").write_bytes(b"someone else's model")
+    result = run_train("--steps", 10, "--save-dir", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert checkpoints(tmp_path) == [10] and (tmp_path / "model-v1.h5").read_bytes() == b"someone else's model"
 
 
 # --- checkpoints from another machine ---
