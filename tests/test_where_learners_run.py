@@ -374,7 +374,8 @@ def test_tensorboard_shows_the_loss_and_accuracy_of_a_run(tmp_path):
     [run] = os.listdir(tmp_path)
     printed = [float(LOSS_LINE.fullmatch(line)[2]) for line in loss_lines(result.stdout)]
     board = subprocess.Popen(
-        [os.path.join(os.path.dirname(sys.executable), "tensorboard"), "--logdir", str(tmp_path), "--host", "127.0.0.1",
+        # As the `tensorboard` command runs it, wherever pip put that command.
+        [sys.executable, "-m", "tensorboard.main", "--logdir", str(tmp_path), "--host", "127.0.0.1",
          "--port", "0", "--load_fast=false"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=fresh_shell_env(),
     )
