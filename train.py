@@ -252,7 +252,7 @@ class Stopped(BaseException):
 def report_stop(number, app):
     """Say on stderr why and where the run stopped; return the exit status, 128 + the signal's number."""
     name = "Ctrl-C" if number == signal.SIGINT else signal.Signals(number).name
-    if app is None or app.step == 0 or app.args.predict or app.args.eval_only:  # nothing trained here
+    if app is None or app.step == 0 or not trains(app.args):  # nothing trained here
         message = f"Stopped by {name}"
     elif app.saver:
         message = f"Stopped by {name} after step {app.step}; saved {checkpoint_path(app)}"
@@ -404,10 +404,9 @@ def predict_each(app, image_paths, restored, stop):
 def check_directories(args):
     """Report a --data-dir, --save-dir or --logdir that cannot be what its flag needs, before any
     work. Nothing is created here: see prepare_output_directories."""
-    reads_checkpoint_only = args.eval_only or args.predict
     for directory, flag, written in (
         (args.data_dir, "--data-dir", False),  # written only if a file is missing: download.py checks
-        (args.save_dir, "--save-dir", not reads_checkpoint_only),
+        (args.save_dir, "--save-dir", trains(args)),
         (args.logdir, "--logdir", True),
     ):
         if directory is None:
@@ -421,9 +420,13 @@ def check_directories(args):
         existing = nearest_existing(directory)
         if not os.path.isdir(existing):  # a path under a file
             raise RunError(f"{directory}: cannot be written (Not a directory); choose another {flag}")
-        if written:
-            if not os.access(existing, os.W_OK | os.X_OK):
-                raise RunError(f"{directory}: cannot be written (Permission denied); choose another {flag}")
+        if written and not os.access(existing, os.W_OK | os.X_OK):
+            raise RunError(f"{directory}: cannot be written (Permission denied); choose another {flag}")
+
+
+def trains(args):
+    """Whether this run trains: --eval-only and --predict only read a checkpoint."""
+    return not (args.eval_only or args.predict)
 
 
 def nearest_existing(path):
@@ -437,15 +440,16 @@ def nearest_existing(path):
 def prepare_output_directories(args):
     """Create --save-dir and a new run directory under --logdir, once nothing else can fail first,
     and check that a file can be written in each. Raises RunError naming the one that cannot."""
-    if args.save_dir and not (args.eval_only or args.predict):
+    if args.save_dir and trains(args):
         writable_directory(args.save_dir, "--save-dir")
     if args.logdir:
         # Each run writes its own directory, so that TensorBoard shows runs side by side, not mixed.
-        run = os.path.join(args.logdir, time.strftime("run-%Y%m%d-%H%M%S"))
+        run = stamped = os.path.join(args.logdir, time.strftime("run-%Y%m%d-%H%M%S"))
         suffix = 1
-        while os.path.exists(run + (f"-{suffix}" if suffix > 1 else "")):
+        while os.path.exists(run):  # another run started in the same second
             suffix += 1
-        args.logdir = writable_directory(run + (f"-{suffix}" if suffix > 1 else ""), "--logdir")
+            run = f"{stamped}-{suffix}"
+        args.logdir = writable_directory(run, "--logdir")
         print(f"TensorBoard events go to {args.logdir}")
 
 
