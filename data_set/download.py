@@ -21,7 +21,7 @@ DEFAULT_SOURCE_URLS = (
 # as failed. A working mirror sends something well within this; a stalled one costs this once.
 STALL_SECONDS = 10
 # The largest file accepted: MNIST's largest is 10 MB and Fashion-MNIST's 26 MB. A mirror that
-# claims or sends more is refused before it fills the memory the file is gathered in.
+# sends more is refused before it fills the memory the file is gathered in.
 MAX_BYTES = 256 << 20
 # Mirrors that failed in this run, tried last for the files still to come (a user-visible wait:
 # a stalled mirror would otherwise cost its STALL_SECONDS again for each of the four files).
