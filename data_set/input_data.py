@@ -240,20 +240,20 @@ def maybe_download(filename, work_directory, source_url=None):
     """The path of filename's data in work_directory, downloaded there first if it is missing.
 
     For a name ending in .gz, an uncompressed copy is looked for too: "X.gz", then "X", then X
-    with a dot before "idx" ("train-images.idx3-ubyte", as browsers and Kaggle leave it); the
-    first one present is used as it is, never changed. Only if none is there is X.gz downloaded.
+    with a dot before "idx" ("train-images.idx3-ubyte", as browsers and Kaggle leave it), then
+    the same names inside a directory named one of them (Kaggle's archive unpacks to "X/X"); the
+    first file present is used as it is, never changed. Only if none is there is X.gz downloaded.
 
     source_url, as in TensorFlow 1, may be the file's own URL; here it may also be a mirror
     (a URL ending in "/", or any URL not ending in filename), or a list of either, tried in
     order. Empty or None means DEFAULT_SOURCE_URLS. A file MNIST publishes a SHA-256 for must
     match it when it comes from a default mirror; from a mirror of the user's, a file that does
     not match is kept only if it is a well-formed idx file. Raises MnistDataError if every
-    mirror fails or the file cannot be put in place.
+    mirror fails or the file cannot be put in place, or if a directory holds none of the names.
     """
-    for name in _names_on_disk(filename):
-        path = os.path.join(work_directory, name)
-        if os.path.lexists(path):
-            return path
+    present = _file_on_disk(filename, work_directory)
+    if present:
+        return present
     path = os.path.join(work_directory, filename)
     urls = [url if url.rstrip("/").endswith("/" + filename) else url.rstrip("/") + "/" + filename for url in _mirror_list(source_url)]
     try:
@@ -279,6 +279,24 @@ def _check_served(data):
     except MnistDataError as error:
         # The problem alone: the advice that follows it is for files already on disk.
         raise ValueError("the file served " + str(error).removeprefix(": ").split("; ")[0]) from None
+
+
+def _file_on_disk(filename, work_directory):
+    """The path of the first file in work_directory holding filename's data, or None if there is
+    none: each of its names on disk, then each of them inside a directory of one of those names.
+    Raises MnistDataError naming the directory if such a directory holds none of them."""
+    names = _names_on_disk(filename)
+    beside = [os.path.join(work_directory, name) for name in names]
+    folders = [path for path in beside if os.path.isdir(path)]
+    for path in beside + [os.path.join(folder, name) for folder in folders for name in names]:
+        if os.path.lexists(path) and not os.path.isdir(path):
+            return path
+    if folders:
+        raise MnistDataError(
+            f"{folders[0]}: is a directory, not a data file, and holds none of {', '.join(names)}; "
+            "put the file in it or in its place"
+        )
+    return None
 
 
 def _names_on_disk(filename):

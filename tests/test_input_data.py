@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from data_set import input_data
-from tests.conftest import SHIPPED_DATA, idx_bytes, snapshot, write_gz
+from tests.conftest import SHIPPED_DATA, idx_bytes, snapshot, write_gz, write_mnist_like
 
 IMAGES, LABELS = input_data.TRAIN_IMAGES, input_data.TRAIN_LABELS
 
@@ -263,12 +263,90 @@ def test_bad_file_gives_one_clear_error_naming_it(small_data, closed_port_url, c
     assert snapshot(directory) == before
 
 
-def test_a_directory_in_place_of_a_file_is_reported(small_data):
+# --- Kaggle's archive: a directory named like each file, the file in it, a dotted copy beside ---
+
+
+def unpack_like_kaggle(directory, arrays, dotted_copies=True, inner_name=None):
+    """Write the four data sets' arrays as Kaggle's MNIST zip unpacks them: for each file X.gz, a
+    directory X holding X uncompressed (or inner_name(X.gz), gzipped if it ends in .gz) and, with
+    dotted_copies, X with a dot before "idx" beside it. Returns, for each MNIST file name, the
+    paths written, the dotted copy first."""
+    written = {}
+    for name in input_data.MNIST_FILES:
+        magic = input_data.IMAGE_MAGIC if "images" in name else input_data.LABEL_MAGIC
+        content = idx_bytes(magic, arrays[name])
+        uncompressed = name.removesuffix(".gz")
+        folder = directory / uncompressed
+        folder.mkdir()
+        inside = folder / (inner_name(name) if inner_name else uncompressed)
+        inside.write_bytes(gzip.compress(content) if inside.suffix == ".gz" else content)
+        written[name] = [inside]
+        if dotted_copies:
+            dotted = directory / uncompressed.replace("-idx", ".idx")
+            dotted.write_bytes(content)
+            written[name].insert(0, dotted)
+    return written
+
+
+@pytest.fixture
+def kaggle_arrays(tmp_path):
+    """The arrays of a small data set in MNIST's format, whose files are written aside in tmp_path/source."""
+    (tmp_path / "source").mkdir()
+    return write_mnist_like(tmp_path / "source")
+
+
+def extracted(capsys):
+    return [line.removeprefix("Extracting ") for line in capsys.readouterr().out.splitlines() if line.startswith("Extracting ")]
+
+
+def test_kaggles_archive_is_read_from_the_dotted_copy_beside_each_directory(tmp_path, kaggle_arrays, closed_port_url, capsys):
+    kaggle = tmp_path / "kaggle"
+    kaggle.mkdir()
+    written = unpack_like_kaggle(kaggle, kaggle_arrays)
+    before = snapshot(kaggle)
+    data = input_data.read_data_sets(kaggle, dtype=np.uint8, validation_size=10, source_url=closed_port_url)
+    np.testing.assert_array_equal(data.test.images, kaggle_arrays[input_data.TEST_IMAGES].reshape(-1, 784))
+    np.testing.assert_array_equal(data.train.labels, kaggle_arrays[LABELS][10:])
+    assert extracted(capsys) == [str(written[name][0]) for name in input_data.MNIST_FILES]
+    assert snapshot(kaggle) == before
+
+
+@pytest.mark.parametrize(
+    "inner_name",
+    [None, lambda name: name, lambda name: name.removesuffix(".gz").replace("-idx", ".idx")],
+    ids=["X/X", "X/X.gz", "X/X with a dot"],
+)
+def test_the_file_inside_each_directory_is_read_when_no_copy_is_beside_it(tmp_path, kaggle_arrays, closed_port_url, capsys, inner_name):
+    kaggle = tmp_path / "kaggle"
+    kaggle.mkdir()
+    written = unpack_like_kaggle(kaggle, kaggle_arrays, dotted_copies=False, inner_name=inner_name)
+    before = snapshot(kaggle)
+    data = input_data.read_data_sets(kaggle, dtype=np.uint8, validation_size=10, source_url=closed_port_url)
+    np.testing.assert_array_equal(data.validation.images, kaggle_arrays[IMAGES][:10].reshape(10, 784))
+    np.testing.assert_array_equal(data.test.labels, kaggle_arrays[input_data.TEST_LABELS])
+    assert extracted(capsys) == [str(written[name][0]) for name in input_data.MNIST_FILES]
+    assert snapshot(kaggle) == before
+
+
+@pytest.mark.parametrize("folder_name", [LABELS, LABELS.removesuffix(".gz")])
+@pytest.mark.parametrize("content", ["nothing", "another file", "a directory of the same name"])
+def test_a_directory_with_no_data_file_in_it_is_reported(small_data, closed_port_url, folder_name, content):
     directory, _ = small_data
     os.remove(directory / LABELS)
-    (directory / LABELS).mkdir()
-    with pytest.raises(input_data.MnistDataError, match=f"{directory / LABELS}: cannot be read"):
-        input_data.read_data_sets(directory)
+    folder = directory / folder_name
+    folder.mkdir()
+    if content == "another file":
+        (folder / "readme.txt").write_text("the labels")
+    elif content == "a directory of the same name":
+        (folder / folder_name).mkdir()
+    before = snapshot(directory)
+    with pytest.raises(input_data.MnistDataError) as raised:
+        input_data.read_data_sets(directory, validation_size=10, source_url=closed_port_url)
+    names = "train-labels-idx1-ubyte.gz, train-labels-idx1-ubyte, train-labels.idx1-ubyte"
+    assert str(raised.value) == (
+        f"{folder}: is a directory, not a data file, and holds none of {names}; put the file in it or in its place"
+    )
+    assert snapshot(directory) == before and (folder / folder_name).is_dir() == (content == "a directory of the same name")
 
 
 def test_missing_file_with_no_working_mirror_is_reported_and_nothing_written(small_data, closed_port_url):
