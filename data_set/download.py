@@ -3,12 +3,14 @@ but verified, atomic and quick to give up on a mirror that stalls.
 
 Only the standard library is needed.
 """
+import errno
 import hashlib
 import http.client
 import os
 import secrets
 import socket
 import urllib.error
+import urllib.parse
 import urllib.request
 
 # The mirrors TensorFlow 1 and torchvision download MNIST from; their files must match MNIST's
@@ -23,13 +25,16 @@ STALL_SECONDS = 10
 # The largest file accepted: MNIST's largest is 10 MB and Fashion-MNIST's 26 MB. A mirror that
 # sends more is refused before it fills the memory the file is gathered in.
 MAX_BYTES = 256 << 20
+# http.client's words for a proxy that answered an https URL's CONNECT with an error.
+_CONNECT_FAILED = "Tunnel connection failed: "
 # Mirrors that failed in this run, tried last for the files still to come (a user-visible wait:
 # a stalled mirror would otherwise cost its STALL_SECONDS again for each of the four files).
 _failed_mirrors = set()
 
 
 class DownloadError(Exception):
-    """No mirror served the file; the message lists each one tried and why, on one line."""
+    """No mirror served the file; the message lists each one tried and why, on one line, and
+    what to do about a proxy that failed."""
 
 
 def fetch(path, urls, sha256=None, trusted=(), check=None):
@@ -45,27 +50,35 @@ def fetch(path, urls, sha256=None, trusted=(), check=None):
 
     The bytes go to a temporary file beside path that is renamed into place only when
     complete, so no half-written file is left under the real name, even after Ctrl-C.
+    A URL is fetched through the proxy urllib takes from the environment (http_proxy,
+    https_proxy, no_proxy) or the system's settings; a failure that is the proxy's is
+    reported as the proxy's, naming it.
     Raises DownloadError if every URL fails, OSError if the file cannot be put in place.
     """
-    failures = []
+    failures, advice = [], []
     for url in sorted(urls, key=lambda url: _mirror(url) in _failed_mirrors):
         print(f"Downloading {os.path.basename(path)} from {url}", flush=True)
         try:
             data = _get(url)
             note = _verify(url, data, sha256, trusted, check)
-        except (OSError, ValueError, http.client.HTTPException) as error:  # a mirror that misbehaves
-            failures.append(f"{url} ({_reason(error)})")
+        except (OSError, ValueError, http.client.HTTPException) as error:  # a mirror, or its proxy, that misbehaves
+            blame = _proxy_failure(url, error)
+            failures.append(f"{url} ({blame[0] if blame else _reason(error)})")
+            if blame and blame[1] not in advice:
+                advice.append(blame[1])
             _failed_mirrors.add(_mirror(url))
             continue
         _write_atomically(path, data)
         print(f"Successfully downloaded {os.path.basename(path)} {len(data)} bytes.{note}")
         return
-    raise DownloadError("; ".join(failures))
+    raise DownloadError("; ".join(failures + advice))
 
 
 def _get(url):
     chunks, size = [], 0
-    with urllib.request.urlopen(url, timeout=STALL_SECONDS) as response:
+    # A new opener takes the proxy settings as they are now, as _proxy_for does; urlopen's own
+    # is made once per process, and would miss a proxy variable set or unset since.
+    with urllib.request.build_opener().open(url, timeout=STALL_SECONDS) as response:
         while chunk := response.read(1 << 20):
             size += len(chunk)
             if size > MAX_BYTES:
@@ -101,6 +114,57 @@ def _write_atomically(path, data):
 
 def _mirror(url):
     return url.rsplit("/", 1)[0]
+
+
+def _proxy_for(url):
+    """(name, address) of the proxy urllib sends url through, or None if it goes direct. name is
+    the environment variable that sets it, or None where the system's settings do (Windows,
+    macOS)."""
+    scheme, host = urllib.parse.urlsplit(url)[:2]
+    address = urllib.request.getproxies().get(scheme)
+    if not address or urllib.request.proxy_bypass(host):
+        return None
+    variable = f"{scheme}_proxy"
+    # urllib prefers the lower-case variable; Windows keeps only the upper-case name.
+    names = [name for name in (variable, variable.upper()) if os.environ.get(name) == address]
+    return (names[0] if names else None), address
+
+
+def _proxy_failure(url, error):
+    """(what went wrong, what to do) if url went through a proxy and error is the proxy's own
+    failure, else None."""
+    proxy, fault = _proxy_for(url), _proxy_fault(error)
+    if not (proxy and fault):
+        return None
+    name, address = proxy
+    happened, fix = fault
+    if name:
+        return f"the proxy {name}={address} {happened}", f"unset {name} or {fix}"
+    return f"the system's proxy {address} {happened}", f"turn off the system's proxy setting or {fix}"
+
+
+def _proxy_fault(error):
+    """(what the proxy did, how to fix it) if error is a proxy's own failure, else None."""
+    password = "put the proxy's user and password in it"
+    if isinstance(error, urllib.error.HTTPError):
+        # Only 407 is surely the proxy's own; any other status may be the mirror's, passed on.
+        return (f"answered HTTP 407 {error.reason}", password) if error.code == 407 else None
+    if not isinstance(error, urllib.error.URLError):
+        return None  # the answer had begun: the proxy only passed the failure on
+    # urllib wraps only what fails before an answer: the connection, and an https URL's CONNECT.
+    reason = error.reason
+    if str(reason).startswith(_CONNECT_FAILED):
+        answer = str(reason).removeprefix(_CONNECT_FAILED)
+        return f"answered HTTP {answer}", password if answer.startswith("407") else "fix the proxy"
+    if isinstance(reason, ConnectionRefusedError):
+        return "refused the connection", "start the proxy"
+    if isinstance(reason, TimeoutError):
+        return f"gave no answer for {STALL_SECONDS} s", "start the proxy"
+    if isinstance(reason, socket.gaierror):
+        return "names a host that cannot be found", "correct it"
+    if isinstance(reason, OSError) and reason.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+        return "cannot be reached", "start the proxy"
+    return None
 
 
 def _reason(error):

@@ -276,3 +276,98 @@ def test_ctrl_c_during_a_download_leaves_no_partial_file(server, mnist_copy, pro
     else:
         assert process.returncode != 0 and b"KeyboardInterrupt" in stderr
     assert snapshot(mnist_copy) == before
+
+
+# --- a proxy set in the environment (often left behind by a VPN tool) ---
+
+
+@pytest.fixture
+def proxy_env(monkeypatch):
+    """No proxy variable from this machine's environment, and no mirror failed yet; the test
+    sets its own variables with monkeypatch.setenv."""
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy"):
+            monkeypatch.delenv(name)
+    monkeypatch.setattr(download, "_failed_mirrors", set())
+    return monkeypatch
+
+
+class BrokenProxy(http.server.BaseHTTPRequestHandler):
+    """A proxy that is up but passes nothing on: a CONNECT to port 1 is answered 502, any other
+    CONNECT and any plain request 407."""
+
+    def do_CONNECT(self):
+        self.send_error(502 if self.path.endswith(":1") else 407)
+
+    def do_GET(self):
+        self.send_error(407)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def broken_proxy():
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), BrokenProxy)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+
+
+@pytest.mark.parametrize("variable", ["http_proxy", "HTTP_PROXY"])
+def test_a_dead_proxy_is_named_instead_of_the_mirrors(server, mnist_copy, closed_port_url, proxy_env, variable):
+    # urllib sends even 127.0.0.1 through the proxy while no_proxy is unset.
+    dead = closed_port_url.rstrip("/")
+    proxy_env.setenv(variable, dead)
+    without(mnist_copy, SMALL)
+    before = snapshot(mnist_copy)
+    with pytest.raises(input_data.MnistDataError) as raised:
+        input_data.read_data_sets(mnist_copy, source_url=[server + "/good/", server + "/other/"])
+    failed = f"the proxy {variable}={dead} refused the connection"
+    assert str(raised.value).startswith(
+        f"{mnist_copy / SMALL}: is missing and could not be downloaded: {server}/good/{SMALL} ({failed}); "
+        f"{server}/other/{SMALL} ({failed}); unset {variable} or start the proxy; copy the four MNIST files into "
+    )
+    assert snapshot(mnist_copy) == before
+
+
+def test_train_py_names_the_dead_proxy_on_its_one_error_line(server, tmp_path, closed_port_url, proxy_env):
+    dead = closed_port_url.rstrip("/")
+    env = fresh_shell_env(http_proxy=dead)
+    result = run_train("--data-dir", tmp_path, "--source-url", server + "/good/", env=env)
+    assert result.returncode == 1
+    name = input_data.TRAIN_IMAGES
+    assert result.stderr.splitlines() == [
+        f"error: {tmp_path / name}: is missing and could not be downloaded: {server}/good/{name} "
+        f"(the proxy http_proxy={dead} refused the connection); unset http_proxy or start the proxy; "
+        f"copy the four MNIST files into {tmp_path} (this project ships them in {SHIPPED_DATA}), "
+        "or name a working mirror (train.py's --source-url, read_data_sets' source_url)"
+    ]
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_proxy_that_answers_with_an_error_is_named(server, broken_proxy, proxy_env):
+    proxy_env.setenv("http_proxy", broken_proxy)
+    proxy_env.setenv("https_proxy", broken_proxy)
+    # Only the proxy is contacted: nothing listens on ports 1 and 2.
+    plain, bad_gateway, password = f"{server}/good/{SMALL}", f"https://127.0.0.1:1/{SMALL}", f"https://127.0.0.1:2/{SMALL}"
+    with pytest.raises(download.DownloadError) as raised:
+        download.fetch("never-written", [plain, bad_gateway, password])
+    assert str(raised.value) == (
+        f"{plain} (the proxy http_proxy={broken_proxy} answered HTTP 407 Proxy Authentication Required); "
+        f"{bad_gateway} (the proxy https_proxy={broken_proxy} answered HTTP 502 Bad Gateway); "
+        f"{password} (the proxy https_proxy={broken_proxy} answered HTTP 407 Proxy Authentication Required); "
+        "unset http_proxy or put the proxy's user and password in it; unset https_proxy or fix the proxy; "
+        "unset https_proxy or put the proxy's user and password in it"
+    )
+    assert not os.path.exists("never-written")
+
+
+@pytest.mark.parametrize("bypass", ["no_proxy", "NO_PROXY"])
+def test_a_host_in_no_proxy_is_downloaded_directly(server, mnist_copy, closed_port_url, proxy_env, bypass):
+    proxy_env.setenv("http_proxy", closed_port_url.rstrip("/"))
+    proxy_env.setenv(bypass, "localhost,127.0.0.1")
+    without(mnist_copy, SMALL)
+    input_data.read_data_sets(mnist_copy, source_url=server + "/good/")
+    assert (mnist_copy / SMALL).read_bytes() == shipped(SMALL)
