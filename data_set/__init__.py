@@ -1,1 +1,14 @@
-"""The MNIST files and their reader, input_data, which stands in for TensorFlow 1's."""
+"""The MNIST files and the code the lesson leans on (data_set/README.md lists each module).
+
+This file is also the first code of the project that any Python runs (train.py's first import
+is from here), so it checks the Python's version in a syntax that even Python 2.7 reads: an
+older Python would otherwise stop on the newer syntax of the files after it with a traceback.
+"""
+import sys
+
+if sys.version_info < (3, 10):
+    sys.stderr.write(
+        "error: this is Python %s (%s); this project needs Python 3.10 to 3.13: run it with python3, "
+        "or install Python 3.13 as README.md says\n" % (sys.version.split()[0], sys.executable)
+    )
+    sys.exit(1)

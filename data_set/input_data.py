@@ -47,6 +47,14 @@ class ValidationSizeError(ValueError):
     """validation_size asks for more examples than the training files hold."""
 
 
+class BatchSizeError(ValueError):
+    """next_batch was asked for a batch_size outside 1 to the DataSet's num_examples."""
+
+    def __init__(self, batch_size, num_examples):
+        super().__init__(f"batch_size must be between 1 and {num_examples} (the DataSet's examples), got {batch_size}")
+        self.num_examples = num_examples
+
+
 class DataSet:
     """One split of MNIST: its images, its labels, and batches drawn in an order shuffled anew
     each epoch. The images are kept as given (uint8 from the files, a quarter of float32's
@@ -115,8 +123,8 @@ class DataSet:
         of the next. With fake_data, two lists: batch_size images of 784 ones, and as many labels
         0, or [1, 0, ..., 0] if the set was made with one_hot.
 
-        Raises ValueError if batch_size is not between 1 and num_examples, or if a set made
-        with fake_data is asked for real data.
+        Raises BatchSizeError (a ValueError) if batch_size is not between 1 and num_examples,
+        ValueError if a set made with fake_data is asked for real data.
         """
         if fake_data:
             image = [1] * IMAGE_SIZE * IMAGE_SIZE
@@ -125,7 +133,7 @@ class DataSet:
         if self._fake:
             raise ValueError("this DataSet holds fake data: ask for its batches with next_batch(batch_size, fake_data=True)")
         if not 0 < batch_size <= self._num_examples:
-            raise ValueError(f"batch_size must be between 1 and {self._num_examples}, got {batch_size}")
+            raise BatchSizeError(batch_size, self._num_examples)
         start = self._index_in_epoch
         if self._epochs_completed == 0 and start == 0 and shuffle:
             self._shuffle()

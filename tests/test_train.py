@@ -72,11 +72,15 @@ def test_flags_change_the_run_on_data_of_the_users_own(small_data):
         (["--learning-rate", "-0.1"], "argument --learning-rate: '-0.1' must be greater than 0"),
         (["--validation-size", "-1"], "argument --validation-size: '-1' must be 0 or more"),
         (["--seed", "-1"], "argument --seed: '-1' must be 0 or more"),
-        (["--learning-rate", "inf"], "argument --learning-rate: 'inf' is not a finite number"),
+        (["--learning-rate", "inf"], "argument --learning-rate: 'inf' is outside what float32 holds (1.2e-38 to 3.4e38)"),
+        # Finite to Python, but infinite (every loss nan) or zero (nothing learnt) in the model's float32.
+        (["--learning-rate", "1e39"], "argument --learning-rate: '1e39' is outside what float32 holds (1.2e-38 to 3.4e38)"),
+        (["--learning-rate", "1e-50"], "argument --learning-rate: '1e-50' is outside what float32 holds (1.2e-38 to 3.4e38)"),
+        (["--show"], "--show shows what --predict saw: give --predict IMAGE too"),
         (["--save-dir", ""], "argument --save-dir: an empty path; give a directory"),
         (["--data-dir", ""], "argument --data-dir: an empty path; give a directory"),
         (["--validation-size", "60000"], "--validation-size 60000 leaves no training images"),
-        (["--batch-size", "55001"], "--batch-size 55001 is larger than the training set (55000 images)"),
+        (["--batch-size", "55001"], "--batch-size 55001 is more than the 55000 training images"),
         (
             ["--validation-size", "60001"],
             "validation size must be between 0 and 60000 (the number of training images), got 60001",
