@@ -144,7 +144,11 @@ parser.add_argument(
 )
 parser.add_argument("--seed", type=safety_net.count, metavar="N", help="seeds the shuffling: same seed, same output (default: none, runs vary)")
 parser.add_argument(
-    "--source-url", action="append", metavar="URL", help="a mirror to download a missing file from; repeat to try several in order"
+    "--source-url",
+    action="append",
+    metavar="URL",
+    help="a mirror to download a missing file from; repeat to try several in order "
+    "(default: %s)" % " then ".join(input_data.DEFAULT_SOURCE_URLS),
 )
 parser.add_argument("--verbose", action="store_true", help="show TensorFlow's start-up messages and warnings")
 lessons = parser.add_argument_group("the tutorial's next lessons: checkpoints, TensorBoard, your own digit")

@@ -44,7 +44,7 @@ CHECKPOINT = re.compile(r"model-(\d+)\.index")
 SAVER_LITTER = re.compile(r"(model-\d+\..*\.tempstate\d+|(model-\d+\.meta|checkpoint)\.tmp[0-9a-f]{32})")
 # The longest name a save writes (TensorFlow's temporary data file): probed before training.
 LONGEST_NAME = "model-%d.data-00000-of-00001.tempstate%019d"
-LOCK_NAME = ".lock"  # in --save-dir, held by the run that trains there
+LOCK_NAME = "train.py.lock"  # on Windows, in --save-dir while a run trains there
 COPY_WHOLE = "copy each checkpoint's .index and .data-* files together, or delete that checkpoint's files"
 
 
@@ -88,6 +88,12 @@ def _install_stop_handlers():
         previous = signal.signal(number, _on_stop_signal)
         if previous is not _on_stop_signal:
             _State.original_handlers[number] = previous
+
+
+def _give_back_stop_handlers():
+    for number, handler in _State.original_handlers.items():
+        signal.signal(number, handler)
+    _State.original_handlers = {}
 
 
 def _load_tensorflow():
@@ -165,9 +171,8 @@ def run(main, parser, argv=None):
             sys.stdout.flush()
             sys.stderr.flush()
         os._exit(status)  # everything is written: TensorFlow's shutdown would take longer than training
-    for number, handler in _State.original_handlers.items():
-        signal.signal(number, handler)
-    _State.original_handlers, _State.received, _State.holding = {}, None, False
+    _give_back_stop_handlers()
+    _State.received, _State.holding = None, False
     if status:
         raise SystemExit(status)
 
@@ -197,8 +202,6 @@ def _run(main, parser, argv):
         _release_save_dir()
         for directory in reversed(_State.created):  # removed if still empty: the run failed before writing there
             with contextlib.suppress(OSError):
-                if os.listdir(directory) == [LOCK_NAME]:
-                    os.remove(os.path.join(directory, LOCK_NAME))
                 os.rmdir(directory)
         _State.created = []
 
@@ -321,7 +324,7 @@ def _stopped_message(number, args):
     if args is None or not _trains(args):
         return f"Stopped by {name}"
     if not args.save_dir:
-        return f"Stopped by {name}; nothing saved (use --save-dir to keep the steps done)"
+        return f"Stopped by {name}; without --save-dir the steps done are not kept"
     newest = _newest_complete(args.save_dir)
     if newest in (None, _State.step_at_start):
         return f"Stopped by {name}"
@@ -470,6 +473,12 @@ def _prepare_directories(args):
         path = getattr(args, flag)
         if path and os.path.exists(path) and not os.path.isdir(path) and not _is_checkpoint_prefix(path):
             raise RunError(f"{path}: is a file, not a directory; choose another {_flag(flag)}")
+    if not os.path.exists(args.data_dir):  # where a missing file would be downloaded to
+        existing = os.path.abspath(args.data_dir)
+        while not os.path.exists(existing):
+            existing = os.path.dirname(existing)
+        if not os.path.isdir(existing):
+            raise RunError(f"{args.data_dir}: cannot be written (Not a directory); choose another --data-dir")
     if args.save_dir:
         if _is_checkpoint_prefix(args.save_dir) and _trains(args):
             parent = os.path.dirname(args.save_dir) or "."
@@ -491,14 +500,15 @@ def _prepare_directories(args):
         while os.path.exists(run):  # another run started in the same second
             suffix += 1
             run = f"{stamped}-{suffix}"
-        _make_directory(run, "--logdir")
+        _make_directory(run, "--logdir", shown=args.logdir)
         _probe(run, "events.out.tfevents.probe", "--logdir")
         args.logdir = run
         print(f"TensorBoard events go to {run}")
 
 
-def _make_directory(path, flag):
-    """os.makedirs, recording each directory made, so that a failed run can remove it again."""
+def _make_directory(path, flag, shown=None):
+    """os.makedirs, recording each directory made, so that a failed run can remove it again.
+    shown: the path the user gave, named in the error (default: path)."""
     missing = []
     parent = os.path.abspath(path)
     while not os.path.exists(parent):
@@ -509,7 +519,7 @@ def _make_directory(path, flag):
             os.mkdir(directory)
             _State.created.append(directory)
     except OSError as error:
-        raise RunError(f"{path}: cannot be written ({error.strerror}); choose another {flag}") from None
+        raise RunError(f"{shown or path}: cannot be written ({error.strerror}); choose another {flag}") from None
 
 
 def _probe(path, name, flag=None, size=0):
@@ -534,25 +544,25 @@ def _probe(path, name, flag=None, size=0):
 
 
 def _lock_save_dir(directory):
-    """Lock --save-dir for this run, or raise RunError if another run holds it. The operating
-    system releases the lock when its process ends, so a crashed run cannot leave it stuck."""
-    path = os.path.join(directory, LOCK_NAME)
-    try:
-        open(path, "ab").close()
-        lock = open(path, "rb")  # read-only: a disk that turns read-only can still be unmounted
-    except OSError as error:
-        raise RunError(f"{directory}: cannot be written ({error.strerror}); choose another --save-dir") from None
+    """Lock --save-dir for this run, or raise RunError if another run holds it. The lock creates
+    no file, and the system releases it when its process ends, so a crashed run cannot leave it
+    stuck: a lock on the directory itself, or on Windows a file it deletes as its last handle
+    closes, which a second run cannot create while the first has it open."""
     try:
         if os.name == "nt":
-            import msvcrt
-
-            msvcrt.locking(lock.fileno(), msvcrt.LK_NBLCK, 1)
+            lock = os.open(os.path.join(directory, LOCK_NAME), os.O_CREAT | os.O_EXCL | os.O_RDWR | os.O_TEMPORARY)
         else:
             import fcntl
 
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        lock.close()
+            lock = os.open(directory, os.O_RDONLY)
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(lock)
+                raise
+    except (BlockingIOError, FileExistsError, PermissionError) as error:
+        if isinstance(error, PermissionError) and os.name != "nt":
+            raise RunError(f"{directory}: cannot be read ({error.strerror}); choose another --save-dir") from None
         raise RunError(
             f"{directory}: is in use by another training run; wait for it to finish, or choose another --save-dir"
         ) from None
@@ -560,8 +570,8 @@ def _lock_save_dir(directory):
 
 
 def _release_save_dir():
-    if _State.lock:
-        _State.lock.close()  # closing releases the lock
+    if _State.lock is not None:
+        os.close(_State.lock)  # closing releases the lock
         _State.lock = None
 
 
@@ -617,6 +627,7 @@ def _check_fits_model(path, directory):
     try:
         reader = tf.train.load_checkpoint(path)
         saved_shapes = reader.get_variable_to_shape_map()
+        values = {name: reader.get_tensor(name) for name in saved_shapes}
     except (tf.errors.OpError, ValueError):
         raise RunError(f"{directory}: checkpoint {name} is missing files or damaged; {COPY_WHOLE}") from None
     for variable in tf.global_variables():
@@ -627,8 +638,7 @@ def _check_fits_model(path, directory):
                 f"{directory}: checkpoint {name} was saved by a different model ({variable_name} is {found}, "
                 f"{shape} here); choose another --save-dir"
             )
-        values = reader.get_tensor(variable_name)
-        if not np.isfinite(values).all():
+        if not np.isfinite(values[variable_name]).all():
             raise RunError(
                 f"{directory}: checkpoint {name} holds nan or inf in {variable_name}: its training diverged "
                 "(a learning rate too large); delete its files, or choose another --save-dir"
