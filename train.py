@@ -102,12 +102,16 @@ class Train:
     def predict(self, image_path):
         """Lesson 2's last step: the digit the network sees in an image of the user's own.
         Raises DigitImageError if the image cannot be used."""
-        from data_set.digit_image import prepare_digit
+        from data_set.digit_image import prepare_digit, text_picture
 
         x = prepare_digit(image_path)  # 784 values in [0, 1], prepared the way MNIST's digits were
         y = self.sess.run(self.net.y, feed_dict={self.net.x: [x]})[0]  # ten probabilities
         print(image_path)
         print("        -> Predict digit %d (probability %.2f)" % (y.argmax(), y.max()))
+        if self.args.show:  # what the model saw, to tell why it misread a digit
+            second = y.argsort()[-2]
+            print("           next most likely %d (probability %.2f); the image as the model saw it:" % (second, y[second]))
+            print(text_picture(x))
 
 
 def main(argv=None):
@@ -575,13 +579,20 @@ def parse_args(argv=None):
         "--predict",
         nargs="+",
         metavar="IMAGE",
-        help="print the digit the newest checkpoint in --save-dir sees in each image (PNG, JPEG, GIF or BMP)",
+        help="print the digit the newest checkpoint in --save-dir sees in each image (PNG, JPEG, BMP, TIFF, WebP, ...)",
+    )
+    lessons.add_argument(
+        "--show",
+        action="store_true",
+        help="with --predict, also print each image as the model saw it, and its second guess",
     )
     args = parser.parse_args(argv)
     if args.eval_only and not args.save_dir:
         parser.error("--eval-only needs --save-dir, the directory holding the checkpoint")
     if args.predict and not args.save_dir:
         parser.error("--predict needs --save-dir, the directory holding the checkpoint")
+    if args.show and not args.predict:
+        parser.error("--show goes with --predict: it shows the images predicted")
     if args.predict and (args.eval_only or args.logdir):
         parser.error("--predict only predicts: it takes no --eval-only or --logdir")
     if args.logdir and args.validation_size == 0:
