@@ -217,15 +217,14 @@ def _contrast(light, size):
 def _stroke_window(light):
     """The window for _contrast: the first of WINDOWS past which the ink found in light stops
     growing, which it does once the window is wider than the strokes."""
+    sizes = [size for size in WINDOWS if size <= max(3, min(light.shape))]
     previous_area = None
-    for size in WINDOWS:
-        if size > max(3, min(light.shape)):
-            break
+    for size in sizes:
         area = np.count_nonzero(_above_noise(_contrast(light, size)))
-        if previous_area is not None and area <= PLATEAU * previous_area:
+        if previous_area and area <= PLATEAU * previous_area:
             return size
         previous_area = area
-    return size
+    return sizes[-1]
 
 
 def _above_noise(contrast):
