@@ -108,9 +108,9 @@ class Train:
             y = self.sess.run(self.net.y, feed_dict={self.net.x: [x]})[0]  # ten probabilities
             print(path)
             print("        -> Predict digit %d (probability %.2f)" % (y.argmax(), y.max()))
-            if self.args.show:  # what the model saw, and its second guess
+            if self.args.show:  # what the model saw, to tell why it misread a digit
                 second = y.argsort()[-2]
-                print("           second guess %d (probability %.2f)" % (second, y[second]))
+                print("           next most likely %d (probability %.2f); the image as the model saw it:" % (second, y[second]))
                 print(digit_image.text_picture(x))
 
 

@@ -1,35 +1,55 @@
 """Turn a picture of a handwritten digit into an input the tutorial's model can read.
 
 The model has only ever seen MNIST's digits, and those were all prepared the same way: white
-ink on black, the digit scaled to fit a 20x20 box, then placed in a 28x28 field with its centre
-of mass at the centre. Softmax regression weighs each pixel on its own, so a digit drawn
-elsewhere, larger, or dark on light, lights up pixels the model never learnt about. A photo or
-scan is therefore prepared as MNIST's digits were before the model sees it.
+ink on black, written with a pen of one width, the digit scaled to fit a 20x20 box, then placed
+in a 28x28 field with its centre of mass at the centre. Softmax regression weighs each pixel on
+its own, so a digit drawn elsewhere, larger, thinner, or dark on light, lights up pixels the
+model never learnt about. A photo, scan or drawing is therefore prepared as MNIST's digits were
+before the model sees it. Only numpy and Pillow are used: no TensorFlow graph per image.
 
-A trap on the way: images come as uint8, where 1 - image, or 255 - image, wraps around
-(0 - 1 is 255). So the pixels are made floats first, and inverted as floats.
+A trap on the way: images come as uint8, where 255 - image wraps around below 0. So the pixels
+are made floats first, and inverted as floats.
 """
 import os
+import warnings
 
 import numpy as np
-import tensorflow.compat.v1 as tf
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 FIELD = 28  # MNIST's images are 28x28
 BOX = 20  # MNIST scaled each digit to fit a 20x20 box inside the field
 # MNIST's digits have their centre of mass at pixel (14, 14), counting rows and columns from 0:
 # measured on its 10,000 test images (13.99, 14.01).
 CENTRE = 14
-BORDER_FRACTION = 1 / 32  # the paper is judged on a ring this wide, a fraction of the shorter side
-# Ink must stand out from the paper by NOISE_MARGIN times the paper's own variation, the 99th
-# percentile of the border's distance from its level (2.6 standard deviations for Gaussian noise):
-# pure Gaussian noise goes that far (6.4 deviations) about once in ten billion pixels.
-NOISE_MARGIN = 2.5
-# and by this fraction of the strongest ink, so that faint specks and smudges away from the digit
-# do not stretch its bounding box.
-INK_FRACTION = 1 / 8
-# Fewer inked pixels than this are a speck, not a digit: a digit drawn even as small as MNIST's
-# 28x28 images covers a hundred or more.
+# A 12 MP phone photo is 4000x3000 and a 108 MP one is 12000x9000; past this an image is refused
+# before it is decoded, as decoding it would take gigabytes (a decompression bomb).
+MAX_PIXELS = 50_000_000
+# The paper and ink are found on the image reduced to fit WORK x WORK: a digit filling a
+# quarter of it is still 40 pixels tall, twice the 20x20 box, and the search stays fast.
+WORK = 240
+# The digit is thickened and scaled down from a box this many times the 20x20 one, so that the
+# pen width is set to a fraction of a pixel of the final box.
+DETAIL = 4
+# MNIST's pen: the width of its strokes, as a fraction of the box the digit is scaled to fit
+# (the median on its first 1,000 test images of _pen_width, the ink above 0.5, is 0.126).
+PEN = 0.125
+# Ink must stand out from the paper by NOISE_MARGIN times the paper's typical distance from the
+# local paper level (the median over the image, where most pixels are paper):
+# noise rises that far above its median in about one pixel in a million.
+NOISE_MARGIN = 3
+# and by this fraction of the strong ink, so that faint specks, ruled lines and smudges away from
+# the digit do not stretch its bounding box.
+INK_FRACTION = 0.35
+# The ink's level that counts as full strength, MNIST's 1.0: this percentile of the digit's ink,
+# so that a pencil's grey and broken strokes come out as solid as a pen's.
+SOLID_PERCENTILE = 80
+# Fewer inked pixels than this, on the image reduced to WORK, are a speck, not a digit.
 MIN_INK_PIXELS = 10
+# The opening's window sizes tried, odd, each about 1.5 times the last.
+WINDOWS = (3, 5, 7, 11, 15, 23, 35, 53, 79, 119, 161)
+# The window stops growing when the ink it finds grows by less than this factor.
+PLATEAU = 1.15
+SHADES = " .:#"  # text_picture's characters from paper to full ink: ASCII, for any console
 
 
 class DigitImageError(ValueError):
@@ -39,35 +59,25 @@ class DigitImageError(ValueError):
 def prepare_digit(path):
     """Read the image at path and prepare it as MNIST's digits were prepared.
 
-    The image may be any PNG, JPEG, GIF (its first frame) or BMP that TensorFlow decodes, of any
-    size, in grayscale, RGB or either with transparency (transparent pixels count as paper).
-    Dark ink on light paper and light ink on dark paper both work: the paper is the level of the
-    image's border. The ink is cropped to its bounding box, scaled with anti-aliasing to fit a
-    20x20 box keeping its aspect ratio, and placed in a 28x28 field with its centre of mass at
-    pixel (14, 14), shifted by whole pixels and kept inside the field.
+    Any image Pillow reads works (PNG, JPEG, GIF's first frame, BMP including 1-bit, TIFF,
+    WebP, ...), in any mode (1-bit, grey, 16-bit, palette, RGB, CMYK, with or without
+    transparency: transparent pixels are paper), turned upright by its EXIF orientation, up to
+    MAX_PIXELS pixels. Dark ink on light paper and light ink on dark both work: the paper is the
+    image's most common level. Uneven lighting, shadows and a desk round the page are taken away
+    by comparing each pixel with the paper around it. The ink is cropped to its bounding box,
+    thickened to MNIST's pen width if thinner, scaled with anti-aliasing to fit a 20x20 box
+    keeping its aspect ratio, and placed in a 28x28 field with its centre of mass at pixel
+    (14, 14), shifted by whole pixels and kept inside the field.
 
     Returns a float32 numpy array of shape (784,): the 28x28 field row by row, ink high and paper
     0, scaled so that the strongest ink is 1.0 (like MNIST's images from input_data).
 
     Raises DigitImageError (a ValueError) when the file cannot be read (missing, a directory, no
-    permission), is not an image TensorFlow can decode, or shows no ink: a blank page, an image
-    of one level, or only paper texture and noise.
+    permission), is empty, damaged or not an image, has more than MAX_PIXELS pixels, or shows no
+    ink: a blank page, an image of one level, or only paper texture and noise.
     """
     path = os.fspath(path)
-    try:
-        with open(path, "rb") as file:
-            contents = file.read()
-    except OSError as error:
-        raise DigitImageError(
-            f"{path}: cannot be read ({error.strerror.lower()}); give the path of an image file"
-        ) from None
-    try:
-        pixels = _in_private_graph(lambda data: tf.io.decode_image(data, expand_animations=False), contents, tf.string)
-    except tf.errors.OpError:
-        raise DigitImageError(
-            f"{path}: not an image TensorFlow can decode; save it as PNG, JPEG, GIF or BMP"
-        ) from None
-    ink = _ink(_on_paper(pixels.astype(np.float32)))
+    ink = _ink(_gray(path))
     if np.count_nonzero(ink) < MIN_INK_PIXELS:
         raise DigitImageError(
             f"{path}: no digit found, only paper (blank, one level, texture and noise, or a speck); "
@@ -76,60 +86,154 @@ def prepare_digit(path):
     return _normalised(ink)
 
 
-def _in_private_graph(operation, value, dtype):
-    """operation(placeholder) evaluated on value, in a graph and session of its own.
-
-    The graph keeps these ops out of the caller's graph (the model's), and the session makes this
-    work whether or not eager execution was turned off.
-    """
-    with tf.Graph().as_default(), tf.Session() as sess:
-        placeholder = tf.placeholder(dtype, np.shape(value))
-        return sess.run(operation(placeholder), {placeholder: value})
+def text_picture(x):
+    """The prepared digit x (784 values in [0, 1], as prepare_digit returns) as text: 28 lines of
+    56 characters, two per pixel so that it looks square, from ' ' (paper) to '#' (full ink)."""
+    levels = np.minimum((np.reshape(x, (FIELD, FIELD)) * len(SHADES)).astype(int), len(SHADES) - 1)
+    return "\n".join("".join(2 * SHADES[level] for level in row) for row in levels)
 
 
-def _on_paper(pixels):
-    """Grayscale levels in [0, 255], shape (height, width), from decoded pixels (height, width, channels).
+def _gray(path):
+    """The image at path, reduced to fit WORK x WORK: gray levels in [0, 1], float32 (height, width).
+    Transparent pixels are laid on the paper."""
+    try:
+        if os.path.getsize(path) == 0:
+            raise DigitImageError(f"{path}: is empty (0 bytes); save the image again")
+        image = _opened(path)
+    except OSError as error:
+        raise DigitImageError(f"{path}: cannot be read ({_reason(error)}); give the path of an image file") from None
+    with image:
+        width, height = image.size
+        if width * height > MAX_PIXELS:
+            raise DigitImageError(
+                f"{path}: is {width}x{height} pixels, more than the {MAX_PIXELS // 1_000_000} million this reads; "
+                "save a smaller copy of it"
+            )
+        try:
+            return _decoded(image)
+        except (OSError, SyntaxError, ValueError, EOFError):  # what Pillow's decoders raise on bad data
+            raise DigitImageError(f"{path}: is damaged or cut short and cannot be decoded; save the image again") from None
 
-    Transparent pixels are laid on the paper. When most of the border is opaque, the paper is its
-    opaque part's level. Otherwise the transparent part is the paper: its colour, unseen and often
-    black, gives way to white or black, whichever is farther from the visible drawing.
-    """
-    if pixels.shape[-1] in (2, 4):
-        colour, alpha = pixels[..., :-1], pixels[..., -1] / 255
+
+def _reason(error):
+    if isinstance(error, UnidentifiedImageError):
+        return "not an image file Pillow knows"
+    return (error.strerror or str(error)).lower()
+
+
+def _opened(path):
+    """Image.open(path): reads the header only, so the size is known before any decoding."""
+    # Pillow's own bomb check warns or raises without saying the size; prepare_digit's says it.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+        try:
+            return Image.open(path)
+        finally:
+            Image.MAX_IMAGE_PIXELS = limit
+
+
+def _decoded(image):
+    """The opened image, upright, reduced and gray: see _gray."""
+    scale = min(1, WORK / max(image.size))
+    if image.format == "JPEG":
+        # The JPEG decoder reduces by up to 8 as it decodes: a phone photo never exists full size.
+        image.draft(image.mode, (round(image.width * scale), round(image.height * scale)))
+    image = ImageOps.exif_transpose(image)
+    if image.mode.startswith("I") or image.mode == "F":
+        image = image.convert("F")  # 16- or 32-bit levels: only their differences count, so no scaling
+    elif "A" in image.getbands() or "transparency" in image.info:
+        image = image.convert("RGBA").convert("LA")
     else:
-        colour, alpha = pixels, None
-    gray = colour[..., 0] if colour.shape[-1] == 1 else colour @ np.array([0.299, 0.587, 0.114], np.float32)
-    if alpha is None:
-        return gray
+        image = image.convert("L")
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    pixels = np.asarray(image.resize(size, Image.Resampling.BOX, reducing_gap=3), np.float32)
+    if image.mode == "F":
+        return pixels
+    pixels = pixels / 255
+    if image.mode == "L":
+        return pixels
+    return _on_paper(pixels[..., 0], pixels[..., 1])
+
+
+def _on_paper(gray, alpha):
+    """gray laid on paper where alpha (both (height, width), in [0, 1]) is transparent.
+
+    When most of the border is opaque, the paper is its opaque part's level. Otherwise the
+    transparent part is the paper: its colour, unseen and often black, gives way to white or
+    black, whichever is farther from the visible drawing.
+    """
     opaque = alpha >= 0.5
     opaque_border = _border(opaque)
     if opaque_border.mean() >= 0.5:
         paper = np.median(_border(gray)[opaque_border])
     elif opaque.any():
-        paper = 255.0 if np.median(gray[opaque]) < 127.5 else 0.0
+        paper = 1.0 if np.median(gray[opaque]) < 0.5 else 0.0
     else:
         return np.zeros_like(gray)  # nothing visible: a blank page
     return gray * alpha + paper * (1 - alpha)
 
 
 def _border(image):
-    """The pixels of the ring around image's edge, as a flat array."""
-    width = max(1, round(min(image.shape) * BORDER_FRACTION))
-    inside = np.zeros(image.shape, bool)
-    inside[width:-width, width:-width] = True
-    return image[~inside]
+    """The pixels of the one-pixel ring round image's edge, as a flat array."""
+    return np.concatenate([image[0], image[-1], image[1:-1, 0], image[1:-1, -1]])
+
+
+def _filtered(image, size, reduce):
+    """reduce (np.min, np.max or np.sum) over the size x size square round each pixel of image; size is odd.
+    Beyond the edge the edge pixels repeat, as paper continues past a crop."""
+    for axis in (0, 1):
+        padding = [(0, 0), (0, 0)]
+        padding[axis] = (size // 2, size // 2)
+        windows = np.lib.stride_tricks.sliding_window_view(np.pad(image, padding, mode="edge"), size, axis=axis)
+        image = reduce(windows, axis=-1)
+    return image
 
 
 def _ink(gray):
-    """How far each pixel stands out from the paper beyond the paper's own variation, shape of gray; 0 is paper."""
-    border = _border(gray)
-    paper = np.median(border)
-    # The ink lies on the side of the paper where the image reaches farther: dark ink on light paper
-    # when the paper is nearer the lightest pixel than the darkest.
-    ink = paper - gray if paper - gray.min() > gray.max() - paper else gray - paper
-    noise = np.percentile(np.abs(border - paper), 99)
-    margin = max(NOISE_MARGIN * noise, INK_FRACTION * ink.max())
-    return np.maximum(ink - margin, 0)
+    """How far each pixel of gray (height, width) stands out from the paper round it, where it is
+    ink: float32 of gray's shape, 0 for paper, ink at full strength near 1."""
+    readings = (-gray, gray)  # ink high: dark ink on light paper, or light ink on dark
+    windows = [_stroke_window(light) for light in readings]
+    # Ink is thin, paper is wide: compared through the same window, the right reading finds more
+    # ink, whatever shadows and desks lie around (the median or the border would be fooled).
+    common = min(windows)
+    found = [_contrast(light, common) for light in readings]
+    dark = found[0][_above_noise(found[0])].sum() >= found[1][_above_noise(found[1])].sum()
+    stands_out = _contrast(readings[0 if dark else 1], windows[0 if dark else 1])
+    ink = _above_noise(stands_out)
+    solid = np.percentile(stands_out[ink], SOLID_PERCENTILE) if ink.any() else 1
+    return np.where(ink, np.minimum(stands_out / solid, 1), 0).astype(np.float32)
+
+
+def _contrast(light, size):
+    """How far each pixel of light (ink high) rises above the paper round it: light minus its
+    opening through a size x size window, the paper level with every light feature narrower than
+    the window taken away. An opening follows the paper through gradients and across a shadow's
+    edge, and leaves a desk round the page alone when the desk is wider than the window."""
+    return light - _filtered(_filtered(light, size, np.min), size, np.max)
+
+
+def _stroke_window(light):
+    """The window for _contrast: the first of WINDOWS past which the ink found in light stops
+    growing, which it does once the window is wider than the strokes."""
+    sizes = [size for size in WINDOWS if size <= max(3, min(light.shape))]
+    previous_area = None
+    for size in sizes:
+        area = np.count_nonzero(_above_noise(_contrast(light, size)))
+        if previous_area and area <= PLATEAU * previous_area:
+            return size
+        previous_area = area
+    return sizes[-1]
+
+
+def _above_noise(contrast):
+    """Which pixels of contrast (ink high, paper near 0) are ink: far above the paper's noise and
+    not a lone speck."""
+    margin = max(NOISE_MARGIN * np.median(contrast), INK_FRACTION * np.percentile(contrast, 99.9))
+    ink = contrast > margin
+    # A pixel of a stroke has two inked neighbours or more, even on a one-pixel line; noise alone rarely has.
+    return ink & (_filtered(ink.astype(np.float32), 3, np.sum) >= 3)
 
 
 def _normalised(ink):
@@ -137,12 +241,12 @@ def _normalised(ink):
     inked_rows = np.flatnonzero(ink.any(axis=1))
     inked_columns = np.flatnonzero(ink.any(axis=0))
     digit = ink[inked_rows[0] : inked_rows[-1] + 1, inked_columns[0] : inked_columns[-1] + 1]
-    scale = BOX / max(digit.shape)
-    size = [max(1, round(side * scale)) for side in digit.shape]
-    # TensorFlow 2's resize: version 1's has no anti-aliasing, which MNIST's digits had.
-    digit = _in_private_graph(
-        lambda image: tf.compat.v2.image.resize(image[..., None], size, antialias=True)[..., 0], digit, tf.float32
-    )
+    digit = _resized(digit, DETAIL * BOX)
+    width = _pen_width(digit > 0.5)
+    pen = PEN * DETAIL * BOX
+    if width < pen:  # a thinner pen than MNIST's: thicken the strokes, which also joins broken ones
+        digit = _filtered(digit, 2 * round((pen - width) / 2) + 1, np.max)
+    digit = np.maximum(_resized(digit, BOX), 0)
     rows, columns = np.indices(digit.shape)
     total = digit.sum()
     # Whole-pixel shifts that bring the centre of mass to CENTRE, as far as the field allows.
@@ -151,3 +255,18 @@ def _normalised(ink):
     field = np.zeros((FIELD, FIELD), np.float32)
     field[top : top + digit.shape[0], left : left + digit.shape[1]] = digit / digit.max()
     return field.reshape(-1)
+
+
+def _resized(image, box):
+    """image (float32 2-D) scaled with anti-aliasing to fit a box x box square, keeping its aspect ratio."""
+    scale = box / max(image.shape)
+    height, width = (max(1, round(side * scale)) for side in image.shape)
+    return np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.BILINEAR))
+
+
+def _pen_width(strokes):
+    """The width in pixels of the strokes in strokes (a 2-D bool mask): twice their area over
+    their outline, the pixels with a neighbour outside them."""
+    outside = ~np.pad(strokes, 1)
+    outline = strokes & (outside[:-2, 1:-1] | outside[2:, 1:-1] | outside[1:-1, :-2] | outside[1:-1, 2:])
+    return 2 * np.count_nonzero(strokes) / max(np.count_nonzero(outline), 1)

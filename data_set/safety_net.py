@@ -36,7 +36,7 @@ import tempfile
 import threading
 import time
 
-from data_set import input_data
+from data_set import digit_image, input_data
 
 STOP_SIGNALS = [getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK") if hasattr(signal, name)]
 CHECKPOINT = re.compile(r"model-(\d+)\.index")
@@ -151,7 +151,6 @@ def _import_failed(error):
 # inside the import, it would leave TensorFlow half loaded.
 _install_stop_handlers()
 tf = _load_tensorflow()
-from data_set import digit_image  # TEMP
 _State.holding = False
 
 
