@@ -36,8 +36,6 @@ import tempfile
 import threading
 import time
 
-from data_set import digit_image, input_data
-
 STOP_SIGNALS = [getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK") if hasattr(signal, name)]
 CHECKPOINT = re.compile(r"model-(\d+)\.index")
 # What TensorFlow's Saver leaves when a save fails: its temporary files, never a user's.
@@ -63,7 +61,6 @@ class _State:
     holding = True  # True while a stop signal must only be remembered (TensorFlow loading, the run ending)
     original_handlers = {}  # the stop-signal handlers a host had before ours, given back after a run
     start_up_lines = ""  # what TensorFlow wrote while it loaded
-    args = None
     step_at_start = None  # the newest checkpoint's step in --save-dir when the run began
     created = []  # directories this run created, removed again if they are empty when it fails
     lock = None
@@ -88,6 +85,20 @@ def _install_stop_handlers():
         previous = signal.signal(number, _on_stop_signal)
         if previous is not _on_stop_signal:
             _State.original_handlers[number] = previous
+
+
+def _is_own_program():
+    """Whether the interpreter was started to run train.py itself (python [options] train.py ...)
+    rather than a host that lives on after it: IPython's %run, Jupyter, IDLE, exec(), runpy,
+    python -m pdb or cProfile. sys.orig_argv is the interpreter's own command line."""
+    arguments = len(sys.argv)
+    options = sys.orig_argv[1:-arguments]
+    return (
+        not sys.flags.interactive
+        and sys.orig_argv[-arguments:] == sys.argv
+        # -m and -c (alone or combined, as in -um) run other code first
+        and not any(re.fullmatch(r"-[^-]*[mc]\w*", option) for option in options)
+    )
 
 
 def _give_back_stop_handlers():
@@ -152,6 +163,10 @@ def _import_failed(error):
 _install_stop_handlers()
 tf = _load_tensorflow()
 _State.holding = False
+# Imported once TensorFlow is: a missing numpy is then reported in one line, by _load_tensorflow.
+from data_set import digit_image, input_data  # noqa: E402
+if not _State.received and not _is_own_program():
+    _give_back_stop_handlers()  # a host keeps its own between runs; run() takes them again
 
 
 # --- the run ----------------------------------------------------------------------------------
@@ -233,23 +248,10 @@ def _check_events_written(args):
         raise _State.events_failure
     _probe(args.logdir, f"probe-{os.getpid()}", size=4096)
 
+
 def _raise_if_stopped():
     if _State.received:
         raise Stopped(_State.received)
-
-
-def _is_own_program():
-    """Whether the interpreter was started to run train.py itself (python [options] train.py ...)
-    rather than a host that lives on after it: IPython's %run, Jupyter, IDLE, exec(), runpy,
-    python -m pdb or cProfile. sys.orig_argv is the interpreter's own command line."""
-    arguments = len(sys.argv)
-    options = sys.orig_argv[1:-arguments]
-    return (
-        not sys.flags.interactive
-        and sys.orig_argv[-arguments:] == sys.argv
-        # -m and -c (alone or combined, as in -um) run other code first
-        and not any(re.fullmatch(r"-[^-]*[mc]\w*", option) for option in options)
-    )
 
 
 def _parse(parser, argv):
@@ -323,7 +325,7 @@ def _stopped_message(number, args):
     if args is None or not _trains(args):
         return f"Stopped by {name}"
     if not args.save_dir:
-        return f"Stopped by {name}; without --save-dir the steps done are not kept"
+        return f"Stopped by {name}; nothing is kept without --save-dir"
     newest = _newest_complete(args.save_dir)
     if newest in (None, _State.step_at_start):
         return f"Stopped by {name}"
@@ -627,7 +629,7 @@ def _check_fits_model(path, directory):
         reader = tf.train.load_checkpoint(path)
         saved_shapes = reader.get_variable_to_shape_map()
         values = {name: reader.get_tensor(name) for name in saved_shapes}
-    except (tf.errors.OpError, ValueError):
+    except (tf.errors.OpError, ValueError, IndexError):  # IndexError: a data file cut short
         raise RunError(f"{directory}: checkpoint {name} is missing files or damaged; {COPY_WHOLE}") from None
     for variable in tf.global_variables():
         variable_name, shape = variable.op.name, variable.shape.as_list()

@@ -224,29 +224,26 @@ def training_loop_times(repeat):
     so that they see the same slow and fast spells of the machine.
     """
     sys.path.insert(0, REPO)
-    with contextlib.redirect_stdout(io.StringIO()):
-        import train
-        from data_set import input_data
-
-        train.load_tensorflow(verbose=False)
-        data = input_data.read_data_sets(DATA, one_hot=True)
     import tensorflow.compat.v1 as tf
 
-    _, args = train.parse_args([])
+    import train
+
+    args = train.parser.parse_args([])
 
     def fresh_app():
         with tf.Graph().as_default():
-            return train.Train(argparse.Namespace(**vars(args)), data)
+            return train.Train(argparse.Namespace(**vars(args)))
 
     loops, floors = [], []
     for _ in range(repeat):
         with contextlib.redirect_stdout(io.StringIO()):
             looping, flooring = fresh_app(), fresh_app()
-            x, label = data.train.next_batch(args.batch_size)
+            x, label = flooring.data.train.next_batch(args.batch_size)
             floor_feed = {flooring.net.x: x, flooring.net.label: label}
 
             def loop_chunk():
-                looping.args.steps = looping.step + CHUNK_STEPS  # train() goes on from looping.step
+                # train() goes on from the step reached, up to args.steps
+                looping.args.steps = looping.sess.run(looping.net.global_step) + CHUNK_STEPS
                 start = time.perf_counter()
                 looping.train()
                 return time.perf_counter() - start

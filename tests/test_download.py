@@ -272,7 +272,7 @@ def test_ctrl_c_during_a_download_leaves_no_partial_file(server, mnist_copy, pro
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     if program == "train.py":
-        assert process.returncode == 130 and stderr == b"Stopped by Ctrl-C\n"
+        assert process.returncode == 130 and stderr == b"Stopped by Ctrl-C; nothing is kept without --save-dir\n"
     else:
         assert process.returncode != 0 and b"KeyboardInterrupt" in stderr
     assert snapshot(mnist_copy) == before

@@ -54,17 +54,16 @@ def test_only_the_newest_five_checkpoints_are_kept_across_runs(tmp_path):
     assert checkpoints(tmp_path) == [50, 60, 70, 80, 90]
 
 
-def test_restored_weights_equal_the_saved_ones(tmp_path, mnist):
-    _, args = train.parse_args(["--steps", "25", "--save-dir", str(tmp_path)])
+def test_restored_weights_equal_the_saved_ones(tmp_path):
+    args = train.parser.parse_args(["--steps", "25", "--save-dir", str(tmp_path)])
     with tf.Graph().as_default(), redirect_stdout(io.StringIO()):
-        trained = train.Train(args, mnist)
+        trained = train.Train(args)
         trained.train()
         saved = trained.sess.run([trained.net.w, trained.net.b, trained.net.global_step])
     with tf.Graph().as_default(), redirect_stdout(io.StringIO()) as out:
-        restored = train.Train(args, mnist)
-        assert train.restore_newest_checkpoint(restored)
+        restored = train.Train(args)
         loaded = restored.sess.run([restored.net.w, restored.net.b, restored.net.global_step])
-    assert out.getvalue() == f"Restored step 25 from {tmp_path}/model-25\n"
+    assert out.getvalue().splitlines()[-1] == f"Restored step 25 from {tmp_path}/model-25"
     assert saved[2] == loaded[2] == 25 and np.abs(saved[0]).max() > 0
     np.testing.assert_array_equal(saved[0], loaded[0])
     np.testing.assert_array_equal(saved[1], loaded[1])
@@ -82,7 +81,9 @@ def test_eval_only_prints_the_accuracy_the_training_run_ended_with(tmp_path):
 def test_eval_only_needs_a_checkpoint(tmp_path):
     result = run_train("--eval-only", "--save-dir", tmp_path)
     assert result.returncode == 1
-    assert result.stderr.splitlines() == [f"error: {tmp_path}: holds no checkpoint to evaluate; train with --save-dir {tmp_path} first"]
+    assert result.stderr.splitlines() == [
+        f"error: {tmp_path}: holds no checkpoint to use; to train into it first: python train.py --save-dir {tmp_path}"
+    ]
     result = run_train("--eval-only")
     assert result.returncode == 2 and "--eval-only needs --save-dir" in result.stderr
 
@@ -163,7 +164,7 @@ def test_ctrl_c_saves_where_it_stopped_and_the_run_resumes_from_there(tmp_path):
 def test_ctrl_c_without_a_save_dir_says_nothing_was_saved():
     returncode, stdout, stderr = interrupt_after("第   20步")
     assert returncode == 130, stderr
-    assert re.fullmatch(r"Stopped by Ctrl-C after step \d+; nothing saved \(use --save-dir to keep progress\)\n", stderr)
+    assert stderr == "Stopped by Ctrl-C; nothing is kept without --save-dir\n"
 
 
 def test_ctrl_c_while_tensorflow_loads_stops_without_its_start_up_messages():
@@ -173,7 +174,7 @@ def test_ctrl_c_while_tensorflow_loads_stops_without_its_start_up_messages():
         returncode, stdout, stderr = interrupt_after("Extracting " + os.path.join(SHIPPED_DATA, input_data.TEST_LABELS))
         if "after step" not in stderr:
             break
-    assert returncode == 130 and stderr == "Stopped by Ctrl-C\n"
+    assert returncode == 130 and stderr == "Stopped by Ctrl-C; nothing is kept without --save-dir\n"
     assert not loss_lines(stdout)
 
 
@@ -188,44 +189,8 @@ def test_ctrl_c_stops_the_run_while_the_data_is_still_being_read(tmp_path):
     returncode, stdout, stderr = interrupt_after(
         "Extracting " + str(tmp_path / input_data.TRAIN_IMAGES), "--data-dir", tmp_path
     )
-    assert returncode == 130 and stderr == "Stopped by Ctrl-C\n"
+    assert returncode == 130 and stderr == "Stopped by Ctrl-C; nothing is kept without --save-dir\n"
     assert not loss_lines(stdout)
-
-
-# Trains for 3 seconds while another thread sends this process a Ctrl-C every half millisecond.
-TRAINING_UNDER_CTRL_C = """
-import io, os, signal, sys, threading, time
-from contextlib import redirect_stdout
-import train
-from data_set import input_data
-with redirect_stdout(io.StringIO()):
-    data = input_data.read_data_sets(sys.argv[1], one_hot=True)
-app = train.Train(train.parse_args([])[1], data)
-def interrupt():
-    while True:
-        os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(0.0005)
-with train.StopSignals().remembered():
-    threading.Thread(target=interrupt, daemon=True).start()
-    steps, end = 0, time.monotonic() + 3
-    while time.monotonic() < end:
-        x, label = data.train.next_batch(64)
-        app.sess.run(app.net.train, feed_dict={app.net.x: x, app.net.label: label})
-        steps += 1
-    print(steps, flush=True)
-    os._exit(0)  # the interrupting thread would go on sending Ctrl-C to the interpreter's shutdown
-"""
-
-
-def test_ctrl_c_at_any_moment_of_a_step_is_safe():
-    """TensorFlow runs the steps in the main thread, where Ctrl-C's handler runs too (with a
-    stack of its own, which main() sets up as it starts remembering stop signals)."""
-    result = subprocess.run(
-        [sys.executable, "-c", TRAINING_UNDER_CTRL_C, SHIPPED_DATA], cwd=REPO, capture_output=True, text=True,
-        timeout=120, env=fresh_shell_env(),
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert int(result.stdout) > 100
 
 
 @pytest.fixture(scope="module")
@@ -262,16 +227,12 @@ def different_model(directory):
             tf.train.Saver(save_relative_paths=True).save(sess, str(directory / "model"), global_step=7)
 
 
+# A 'checkpoint' file that is missing or unreadable is no error: see test_hostile_places.py.
 BAD_CHECKPOINTS = {
-    "truncated data": (truncate("model-20.data-00000-of-00001", 100), "checkpoint model-20 is damaged and cannot be read"),
+    "truncated data": (truncate("model-20.data-00000-of-00001", 100), "checkpoint model-20 is missing files or damaged"),
     "truncated index": (truncate("model-20.index", 20), "checkpoint model-20 is missing files or damaged"),
-    "no index": (lambda d: (d / "model-20.index").unlink(), "checkpoint model-20 is missing files or damaged"),
+    "no data": (lambda d: (d / "model-20.data-00000-of-00001").unlink(), "checkpoint model-20 is missing files or damaged"),
     "different graph": (different_model, r"checkpoint model-7 was saved by a different model \(w is \[784, 5\] there, \[784, 10\] here\)"),
-    "damaged state file": (lambda d: (d / "checkpoint").write_bytes(b"\x00{{ not a checkpoint state"), "its 'checkpoint' file is damaged"),
-    "empty state file": (lambda d: (d / "checkpoint").write_bytes(b""), "its 'checkpoint' file is damaged"),
-    "binary state file": (lambda d: (d / "checkpoint").write_bytes(b"\xff\xfe\x00\x81garbage"), "its 'checkpoint' file is damaged"),
-    "state naming no checkpoint": (lambda d: (d / "checkpoint").write_text('model_checkpoint_path: ""\n'), "its 'checkpoint' file is damaged"),
-    "no state file": (lambda d: (d / "checkpoint").unlink(), "it holds model-\\* files but no 'checkpoint' file"),
 }
 
 

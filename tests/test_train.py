@@ -83,7 +83,7 @@ def test_flags_change_the_run_on_data_of_the_users_own(small_data):
         (["--batch-size", "55001"], "--batch-size 55001 is more than the 55000 training images"),
         (
             ["--validation-size", "60001"],
-            "validation size must be between 0 and 60000 (the number of training images), got 60001",
+            "--validation-size 60001: validation size must be between 0 and 60000 (the number of training images), got 60001",
         ),
         (["--step", "10"], "unrecognized arguments: --step 10"),
     ],

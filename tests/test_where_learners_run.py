@@ -183,7 +183,8 @@ def test_an_output_that_cannot_be_written_is_one_line(tmp_path):
             env=fresh_shell_env(), timeout=300,
         )
     assert result.returncode == 1
-    assert result.stderr == "error: the output cannot be written (No space left on device)\n"
+    # The first line, Extracting, already fails: nothing was trained.
+    assert result.stderr == "error: the output cannot be written (No space left on device); no checkpoint was saved\n"
 
 
 @pytest.mark.parametrize("stream", [1, 2])
@@ -243,8 +244,9 @@ def test_closing_the_terminal_saves_the_steps_done(tmp_path):
 
 
 def test_ctrl_c_or_kill_at_random_moments_always_stops_cleanly(tmp_path):
-    """Many runs, each sent Ctrl-C or SIGTERM at a random moment from start-up to training: each
-    stops within seconds, with its one line and no traceback, and leaves no stray file."""
+    """Many runs, each sent Ctrl-C or SIGTERM three times 20 ms apart (an impatient user), at a
+    moment from start-up to training: each stops within seconds, with its one line and no
+    traceback, and leaves no stray file."""
     random_delays = [0.3 + 0.25 * i for i in range(14)]  # start-up, reading, TensorFlow loading, training
     for i, delay in enumerate(random_delays):
         number = signal.SIGINT if i % 2 == 0 else signal.SIGTERM
@@ -254,7 +256,9 @@ def test_ctrl_c_or_kill_at_random_moments_always_stops_cleanly(tmp_path):
             stderr=subprocess.PIPE, env=fresh_shell_env(),
         )
         time.sleep(delay)
-        process.send_signal(number)
+        for _ in range(3):
+            process.send_signal(number)
+            time.sleep(0.02)
         try:
             _, stderr = process.communicate(timeout=20)
         finally:
@@ -262,6 +266,7 @@ def test_ctrl_c_or_kill_at_random_moments_always_stops_cleanly(tmp_path):
         name = "Ctrl-C" if number == signal.SIGINT else "SIGTERM"
         assert process.returncode == 128 + number, (delay, stderr)
         assert re.fullmatch(rf"Stopped by {name}( after step \d+; saved .*/model-\d+)?\n", stderr.decode()), (delay, stderr)
+        assert b"Traceback" not in stderr
         if save_dir.exists():
             assert all(name == "checkpoint" or name.startswith("model-") for name in os.listdir(save_dir))
 
@@ -279,7 +284,7 @@ def a_file(tmp_path):
 @pytest.mark.parametrize(
     "flags, message",
     [
-        (["--eval-only", "--save-dir", "{tmp}/does-not-exist"], "{tmp}/does-not-exist: no such directory; train with --save-dir {tmp}/does-not-exist first"),
+        (["--eval-only", "--save-dir", "{tmp}/does-not-exist"], "{tmp}/does-not-exist: no such directory; to train into it first: python train.py --save-dir {tmp}/does-not-exist"),
         (["--eval-only", "--save-dir", "{file}"], "{file}: is a file, not a directory; choose another --save-dir"),
         (["--save-dir", "{file}"], "{file}: is a file, not a directory; choose another --save-dir"),
         (["--save-dir", "{file}/ck"], "{file}/ck: cannot be written (Not a directory); choose another --save-dir"),
@@ -418,29 +423,9 @@ def bare_python(tmp_path_factory):
     return directory
 
 
-def test_a_python_without_numpy_says_so_in_one_line(bare_python):
+def test_a_python_without_the_packages_says_so_in_one_line(bare_python):
     python = bare_python / "bin" / "python"
     result = subprocess.run([python, os.path.join(REPO, "train.py")], capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     [line] = result.stderr.splitlines()
-    assert line.startswith(f"error: this Python ({python}, ") and "has no numpy" in line and "README.md" in line
-
-
-def test_a_python_without_tensorflow_says_so_in_one_line(bare_python):
-    import numpy
-
-    # The real numpy, alone: linked into the bare environment's site-packages.
-    site_packages = next((bare_python / "lib").glob("python*/site-packages"))
-    os.symlink(os.path.dirname(numpy.__file__), site_packages / "numpy", target_is_directory=True)
-    for extra in ("numpy.libs",):  # where some numpy wheels keep their shared libraries
-        source = os.path.join(os.path.dirname(os.path.dirname(numpy.__file__)), extra)
-        if os.path.isdir(source):
-            os.symlink(source, site_packages / extra, target_is_directory=True)
-    python = bare_python / "bin" / "python"
-    result = subprocess.run(
-        [python, os.path.join(REPO, "train.py"), "--steps", "10"], capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 1
-    [line] = result.stderr.splitlines()
-    assert "has no tensorflow" in line and "README.md" in line
-    assert "Extracting" in result.stdout  # the data was read: numpy is there
+    assert line.startswith(f"error: this Python ({python}, ") and "has no tensorflow" in line and "README.md" in line
