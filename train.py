@@ -83,6 +83,7 @@ class Train:
         # Only the accuracy op is run, not train: w and b stay as they are.
         accuracy = self.sess.run(self.net.accuracy, feed_dict={self.net.x: test_x, self.net.label: test_label})
         print("准确率: %.2f，共测试了%d张图片 " % (accuracy, len(test_label)))
+        self.write_test_summaries()
 
     def save(self):
         """Lesson 2: save w, b and the step reached as the checkpoint model-<step> in --save-dir."""
@@ -91,13 +92,29 @@ class Train:
             self.saved_step = self.step
 
     def write_summaries(self, loss):
-        """Lesson 3: the loss just printed, and the validation accuracy and the weights now."""
+        """Lesson 3: the loss just printed, and the validation accuracy and the weights now, as
+        histograms and as the ten digits' templates."""
         if self.writer:
             import tensorflow.compat.v1 as tf
+
+            from data_set import summary_pictures
 
             validation = {self.net.x: self.data.validation.images, self.net.label: self.data.validation.labels}
             self.writer.add_summary(self.sess.run(self.summaries, feed_dict=validation), self.step)
             self.writer.add_summary(tf.Summary(value=[tf.Summary.Value(tag="loss", simple_value=loss)]), self.step)
+            self.writer.add_summary(summary_pictures.weights(self.sess.run(self.net.w)), self.step)
+
+    def write_test_summaries(self):
+        """Lesson 3, at the end: the test digits the network gets wrong, and its accuracy on each
+        digit. The test set, as for the accuracy just printed: these are the mistakes behind it."""
+        if self.writer:
+            from data_set import summary_pictures
+
+            test = self.data.test
+            predictions = self.sess.run(self.net.y, feed_dict={self.net.x: test.images}).argmax(1)
+            labels = test.labels.argmax(1)
+            self.writer.add_summary(summary_pictures.mistakes(test.images, labels, predictions), self.step)
+            self.writer.add_summary(summary_pictures.per_digit_accuracy(labels, predictions), self.step)
 
     def predict(self, image_path):
         """Lesson 2's last step: the digit the network sees in an image of the user's own.
@@ -569,7 +586,8 @@ def parse_args(argv=None):
         "--logdir",
         type=directory,
         metavar="DIR",
-        help="write TensorBoard events (loss, validation accuracy, w and b) to a new run directory in DIR",
+        help="write TensorBoard events (loss, validation accuracy, w and b, the digits' templates, the "
+        "mistakes, per-digit accuracy) to a new run directory in DIR",
     )
     lessons.add_argument(
         "--predict",
