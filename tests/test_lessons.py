@@ -10,7 +10,6 @@ from contextlib import redirect_stdout
 import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
-from PIL import Image
 
 import train
 from data_set import input_data
@@ -88,6 +87,15 @@ def test_eval_only_needs_a_checkpoint(tmp_path):
     assert result.returncode == 2 and "--eval-only needs --save-dir" in result.stderr
 
 
+def decoded(images):
+    """The pixels of image summaries' PNGs, (height, width, channels) each, as TensorFlow's own
+    decoder reads them (Pillow may be missing: not every TensorBoard installs it)."""
+    with tf.Graph().as_default(), tf.Session() as sess:
+        png = tf.placeholder(tf.string)
+        pixels = tf.image.decode_png(png)
+        return [sess.run(pixels, feed_dict={png: image.encoded_image_string}) for image in images]
+
+
 def test_tensorboard_events_hold_the_graph_loss_accuracy_weights_and_pictures(tmp_path, mnist):
     logs, ckpt = tmp_path / "logs", tmp_path / "ckpt"
     result = run_train("--steps", 30, "--logdir", logs, "--save-dir", ckpt)
@@ -131,10 +139,11 @@ def test_tensorboard_events_hold_the_graph_loss_accuracy_weights_and_pictures(tm
     templates = []
     for digit in range(10):
         assert [step for step, _ in images[f"weights/{digit}"]] == [10, 20, 30]
-        for _, image in images[f"weights/{digit}"]:
-            pixels = np.asarray(Image.open(io.BytesIO(image.encoded_image_string)).convert("RGB"))
-            assert pixels.shape == (28, 28, 3) and (image.height, image.width, image.colorspace) == (28, 28, 3)
-        templates.append(pixels.astype(int))  # at step 30, as the checkpoint
+        shown = [image for _, image in images[f"weights/{digit}"]]
+        assert all((image.height, image.width, image.colorspace) == (28, 28, 3) for image in shown)
+        pixels = decoded(shown)
+        assert all(picture.shape == (28, 28, 3) for picture in pixels)
+        templates.append(pixels[-1].astype(int))  # at step 30, as the checkpoint
     redness = np.stack([t[..., 0] - t[..., 2] for t in templates], axis=-1).reshape(784, 10)
     clear = np.abs(w) > np.abs(w).max() / 50  # weights too small to shift a colour are near white
     assert clear.sum() > 1000 and (w[clear] > 0).any() and (w[clear] < 0).any()
@@ -154,9 +163,9 @@ def test_tensorboard_events_hold_the_graph_loss_accuracy_weights_and_pictures(tm
         index = int(match[1])
         assert (int(match[2]), int(match[3])) == (labels[index], predictions[index])
         [(step, image)] = mistakes[match[0]]
-        pixels = np.asarray(Image.open(io.BytesIO(image.encoded_image_string)))
-        assert step == 30 and pixels.shape == (28, 28) and image.colorspace == 1
-        np.testing.assert_array_equal(pixels, np.rint(mnist.test.images[index].reshape(28, 28) * 255))
+        [pixels] = decoded([image])
+        assert step == 30 and pixels.shape == (28, 28, 1) and image.colorspace == 1
+        np.testing.assert_array_equal(pixels[..., 0], np.rint(mnist.test.images[index].reshape(28, 28) * 255))
 
     # The per-digit table agrees with the checkpoint's own predictions on the 10,000 test images.
     [(step, table)] = texts["per_digit_accuracy"]
