@@ -11,8 +11,8 @@ train.py --logdir writes, beside the loss curve and the histograms:
 - per_digit_accuracy (Text tab), once at the end: each digit's accuracy and what it is most
   often mistaken for.
 
-The summaries are protos built here from numpy arrays: they add no op to the tutorial's graph
-and no step to its session. A default-length run writes 2,000 template PNGs; Pillow took 0.1 ms
+The summaries are protos built here from numpy arrays (w, the predictions), which adds no op to
+the tutorial's graph. A default-length run writes 2,000 template PNGs; Pillow took 0.1 ms
 for each in RGB, which with the rest put the pictures' cost above a tenth of the run, so png()
 below writes them itself, from palette indexes (a third of RGB's bytes), in 0.03 ms.
 
