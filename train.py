@@ -46,12 +46,15 @@ class Train:
         # Lesson 3: TensorBoard, which draws what the FileWriter writes.
         self.writer = None
         if args.logdir:
+            from data_set import summary_pictures
+
             # Raw ops keep the tags exactly "w" and "b": tf.summary would rename them beside the variables.
             self.summaries = tf.summary.merge(
                 [
                     tf.summary.scalar("accuracy", self.net.accuracy),
                     tf.raw_ops.HistogramSummary(tag="w", values=self.net.w),
                     tf.raw_ops.HistogramSummary(tag="b", values=self.net.b),
+                    summary_pictures.templates(self.net.w),
                 ]
             )
             self.writer = tf.summary.FileWriter(args.logdir, self.sess.graph)
@@ -97,12 +100,9 @@ class Train:
         if self.writer:
             import tensorflow.compat.v1 as tf
 
-            from data_set import summary_pictures
-
             validation = {self.net.x: self.data.validation.images, self.net.label: self.data.validation.labels}
             self.writer.add_summary(self.sess.run(self.summaries, feed_dict=validation), self.step)
             self.writer.add_summary(tf.Summary(value=[tf.Summary.Value(tag="loss", simple_value=loss)]), self.step)
-            self.writer.add_summary(summary_pictures.weights(self.sess.run(self.net.w)), self.step)
 
     def write_test_summaries(self):
         """Lesson 3, at the end: the test digits the network gets wrong, and its accuracy on each

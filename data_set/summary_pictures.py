@@ -4,17 +4,13 @@ Softmax regression gives each digit a score that is a weighted sum of the 784 pi
 w's ten columns, laid out as 28x28, is a picture: the template the model holds images against.
 train.py --logdir writes, beside the loss curve and the histograms:
 
-- weights/0 ... weights/9 (Images tab), at every logged step: each digit's template, red where
-  ink raises the digit's score, blue where ink lowers it, white where a pixel does not matter.
+- weights/image/0 ... weights/image/9 (Images tab), at every logged step: each digit's template,
+  red where ink raises the digit's score, blue where ink lowers it, white where a pixel does not
+  matter. templates() makes them in the graph, with the summaries train.py already runs.
 - mistakes/... (Images tab), once at the end: digits the model reads wrong, each tagged with
   its true and its predicted digit.
 - per_digit_accuracy (Text tab), once at the end: each digit's accuracy and what it is most
   often mistaken for.
-
-The summaries are protos built here from numpy arrays (w, the predictions), which adds no op to
-the tutorial's graph. A default-length run writes 2,000 template PNGs; Pillow took 0.1 ms
-for each in RGB, which with the rest put the pictures' cost above a tenth of the run, so png()
-below writes them itself, from palette indexes (a third of RGB's bytes), in 0.03 ms.
 
 The module is in data_set/, beside the other helpers of the lessons, because the project's top
 level is the tutorial's own layout and stays as it is.
@@ -30,49 +26,32 @@ PIXELS = SIDE * SIDE
 DIGITS = 10
 # A diverging colour map: white at zero, going to red for positive and blue for negative values
 # (the ends of ColorBrewer's RdBu, which also reads for the commonest colour blindness).
-WHITE, RED, BLUE = np.array([255, 255, 255]), np.array([178, 24, 43]), np.array([33, 102, 172])
-SHADES = 127  # shades of red, and of blue
-WHITE_INDEX = 128
+WHITE, RED, BLUE = [255, 255, 255], [178, 24, 43], [33, 102, 172]
 
 
-def diverging_palette():
-    """The colour map as a PNG palette, uint8 of shape (256, 3): index WHITE_INDEX + k is white
-    mixed with red (k > 0) or blue (k < 0) in the share |k| / SHADES (index 0, unused, is blue)."""
-    k = np.arange(256)[:, np.newaxis] - WHITE_INDEX
-    share = np.minimum(np.abs(k) / SHADES, 1)
-    return np.rint(WHITE + share * (np.where(k > 0, RED, BLUE) - WHITE)).astype(np.uint8)
+def templates(w):
+    """The ten templates, as a summary op: running it gives a serialized Summary of ten 28x28 RGB
+    images tagged weights/image/0 ... weights/image/9, image d being digit d's column of w. All ten
+    share one scale, so that colours compare across digits: white is 0, full red is +max|w| and
+    full blue -max|w|. An all-zero w (before training) is all white, and so is a weight that is
+    infinite or not a number (training that diverged).
 
-
-PALETTE = diverging_palette()
-
-
-def weights(w):
-    """The ten templates: the Summary of ten colour images tagged weights/0 ... weights/9, each
-    digit's column of w as a 28x28 picture (a PNG with a palette). All ten share one scale, so
-    that colours compare across digits: white is 0, full red is +max|w| and full blue -max|w|.
-    An all-zero w (before training) is all white.
-
-    w: array-like of shape (784, 10), the model's weights, any float dtype.
-    Raises ValueError if w is not 784x10.
+    w: float32 tensor or Variable of shape [784, 10], the model's weights.
+    Returns a string tensor of shape [], for tf.summary.merge or sess.run.
+    Raises ValueError if w's shape is not 784x10.
     """
-    w = np.asarray(w, dtype=np.float64)
-    if w.shape != (PIXELS, DIGITS):
-        raise ValueError(f"w must be {PIXELS}x{DIGITS}, not {'x'.join(map(str, w.shape))}")
-    templates = colour_indexes(w.T.reshape(DIGITS, SIDE, SIDE))
-    return tf.Summary(
-        value=[image_value(f"weights/{digit}", template, PALETTE) for digit, template in enumerate(templates)]
-    )
-
-
-def colour_indexes(values):
-    """values (floats, any shape) as indexes into PALETTE (uint8, same shape), on one symmetric
-    scale: max|values| is full red or blue. A value that is not a number (training that diverged)
-    is white."""
-    values = np.nan_to_num(values, nan=0.0)
-    scale = np.abs(values).max(initial=0.0)
-    if scale == 0:
-        return np.full(values.shape, WHITE_INDEX, dtype=np.uint8)
-    return (np.rint(values * (SHADES / scale)) + WHITE_INDEX).astype(np.uint8)
+    w = tf.convert_to_tensor(w)
+    w.shape.assert_is_compatible_with([PIXELS, DIGITS])
+    with tf.name_scope("templates"):  # one node in the Graphs tab, beside the network
+        w = tf.where(tf.math.is_finite(w), w, tf.zeros_like(w))
+        # In [-1, 1]; divide_no_nan makes an all-zero w 0 (white) instead of 0/0.
+        share = tf.math.divide_no_nan(w, tf.reduce_max(tf.abs(w)))[..., tf.newaxis]
+        end = tf.where_v2(share > 0, tf.constant(RED, tf.float32), tf.constant(BLUE, tf.float32))
+        white = tf.constant(WHITE, tf.float32)
+        rgb = tf.cast(tf.round(white + tf.abs(share) * (end - white)), tf.uint8)  # [784, 10, 3]
+        images = tf.reshape(tf.transpose(rgb, [1, 0, 2]), [DIGITS, SIDE, SIDE, 3])
+        # The raw op keeps the tag exactly "weights": tf.summary.image would add the name scope.
+        return tf.raw_ops.ImageSummary(tag="weights", tensor=images, max_images=DIGITS)
 
 
 def mistakes(images, labels, predictions, limit=20):

@@ -401,7 +401,7 @@ def test_tensorboard_shows_the_loss_accuracy_and_pictures_of_a_run(tmp_path):
         loss = get("data/plugin/scalars/scalars", run=run, tag="loss")
         accuracy = get("data/plugin/scalars/scalars", run=run, tag="accuracy")
         images = get("data/plugin/images/tags")[run]
-        weights_3 = get("data/plugin/images/images", run=run, tag="weights/3")
+        weights_3 = get("data/plugin/images/images", run=run, tag="weights/image/3")
         texts = get("data/plugin/text/tags")[run]
         [table] = get("data/plugin/text/text", run=run, tag="per_digit_accuracy")
     finally:
@@ -410,7 +410,7 @@ def test_tensorboard_shows_the_loss_accuracy_and_pictures_of_a_run(tmp_path):
     assert [step for _, step, _ in loss] == [10, 20, 30]
     assert [round(value, 2) for _, _, value in loss] == printed
     assert [step for _, step, _ in accuracy] == [10, 20, 30] and all(0.5 < value < 1 for _, _, value in accuracy)
-    assert sorted(tag for tag in images if tag.startswith("weights/")) == [f"weights/{digit}" for digit in range(10)]
+    assert sorted(tag for tag in images if tag.startswith("weights/")) == [f"weights/image/{digit}" for digit in range(10)]
     assert [image["step"] for image in weights_3] == [10, 20, 30]
     mistakes = [tag for tag in images if tag.startswith("mistakes/")]
     assert len(mistakes) == 20 and all(re.fullmatch(r"mistakes/\d{4} true \d read as \d", tag) for tag in mistakes)
