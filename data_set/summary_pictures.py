@@ -15,11 +15,11 @@ train.py --logdir writes, beside the loss curve and the histograms:
 The module is in data_set/, beside the other helpers of the lessons, because the project's top
 level is the tutorial's own layout and stays as it is.
 """
-import struct
-import zlib
+import io
 
 import numpy as np
 import tensorflow.compat.v1 as tf
+from PIL import Image
 
 SIDE = 28  # MNIST's images are 28x28
 PIXELS = SIDE * SIDE
@@ -125,36 +125,15 @@ def per_digit_accuracy(labels, predictions):
     )
 
 
-def image_value(tag, pixels, palette=None):
-    """A Summary.Value holding pixels (uint8, (height, width): gray levels, or indexes into
-    palette, uint8 of shape (256, 3)) as a PNG. Left at 28x28: TensorBoard enlarges images to fit
-    its cards with sharp square pixels (CSS image-rendering: pixelated), not blurred."""
+def image_value(tag, pixels):
+    """A Summary.Value holding pixels (uint8, (height, width), gray levels) as a PNG that Pillow
+    writes. Left at 28x28: TensorBoard enlarges images to fit its cards with sharp square pixels
+    (CSS image-rendering: pixelated), not blurred."""
+    png = io.BytesIO()
+    Image.fromarray(pixels).save(png, "PNG")
     height, width = pixels.shape
-    colorspace = 1 if palette is None else 3  # the Image proto's numbers for gray and RGB
     return tf.Summary.Value(
         tag=tag,
-        image=tf.Summary.Image(height=height, width=width, colorspace=colorspace, encoded_image_string=png(pixels, palette)),
-    )
-
-
-def png(pixels, palette=None):
-    """The bytes of a PNG file (www.w3.org/TR/png) of pixels: uint8, (height, width), gray
-    levels, or indexes into palette, uint8 of shape (256, 3)."""
-
-    def chunk(kind, data):  # length, type, data, and a CRC of type and data
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    height, width = pixels.shape
-    rows = np.zeros((height, 1 + width), dtype=np.uint8)  # each row starts with its filter, 0: none
-    rows[:, 1:] = pixels
-    colour_type = 0 if palette is None else 3  # gray, or palette
-    header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)  # 8 bits, no interlace
-    return b"".join(
-        [
-            b"\x89PNG\r\n\x1a\n",
-            chunk(b"IHDR", header),
-            chunk(b"PLTE", palette.tobytes()) if palette is not None else b"",
-            chunk(b"IDAT", zlib.compress(rows.tobytes())),
-            chunk(b"IEND", b""),
-        ]
+        # colorspace 1: the Image proto's number for gray.
+        image=tf.Summary.Image(height=height, width=width, colorspace=1, encoded_image_string=png.getvalue()),
     )
