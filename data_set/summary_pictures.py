@@ -6,11 +6,14 @@ train.py --logdir writes, beside the loss curve and the histograms:
 
 - weights/image/0 ... weights/image/9 (Images tab), at every logged step: each digit's template,
   red where ink raises the digit's score, blue where ink lowers it, white where a pixel does not
-  matter. templates() makes them in the graph, with the summaries train.py already runs.
+  matter. templates() makes them in the graph, so the summaries train.py already runs at each
+  logged step draw them too, in TensorFlow's C++, with no extra sess.run.
 - mistakes/... (Images tab), once at the end: digits the model reads wrong, each tagged with
   its true and its predicted digit.
 - per_digit_accuracy (Text tab), once at the end: each digit's accuracy and what it is most
   often mistaken for.
+These two are protos built here from the test predictions that train.py fetches once; Pillow
+writes the mistakes' PNGs.
 
 The module is in data_set/, beside the other helpers of the lessons, because the project's top
 level is the tutorial's own layout and stays as it is.
