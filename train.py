@@ -13,7 +13,7 @@ import os
 
 import tensorflow.compat.v1 as tf
 
-from data_set import digit_image, input_data
+from data_set import digit_image, input_data, summary_pictures
 from model import Network
 
 
@@ -45,6 +45,8 @@ class Train:
                     # Raw ops keep the tags "w" and "b": tf.summary.histogram would rename them.
                     tf.raw_ops.HistogramSummary(tag="w", values=self.net.w),
                     tf.raw_ops.HistogramSummary(tag="b", values=self.net.b),
+                    # The ten columns of w as pictures: each digit's template, forming as it trains.
+                    summary_pictures.templates(self.net.w),
                 ]
             )
 
@@ -94,12 +96,25 @@ class Train:
                 print("Restored step %d from %s" % (self.saved_step, path))
 
     def write_summaries(self, loss):
-        """Lesson 3: the loss just printed, and the validation accuracy and the weights now."""
+        """Lesson 3: the loss just printed, and the validation accuracy and the weights now, as
+        histograms and as the ten digits' templates."""
         if self.args.logdir:
             step = self.sess.run(self.net.global_step)
             validation = {self.net.x: self.data.validation.images, self.net.label: self.data.validation.labels}
             self.writer.add_summary(self.sess.run(self.summaries, feed_dict=validation), step)
             self.writer.add_summary(tf.Summary(value=[tf.Summary.Value(tag="loss", simple_value=loss)]), step)
+
+    def write_test_summaries(self):
+        """Lesson 3, at the end: the test accuracy, the test digits the network gets wrong (the
+        mistakes behind that accuracy), and its accuracy on each digit."""
+        test = self.data.test
+        feed = {self.net.x: test.images, self.net.label: test.labels}
+        y, accuracy, step = self.sess.run([self.net.y, self.net.accuracy, self.net.global_step], feed_dict=feed)
+        predictions, labels = y.argmax(1), test.labels.argmax(1)
+        self.writer.add_summary(tf.Summary(value=[tf.Summary.Value(tag="test_accuracy", simple_value=accuracy)]), step)
+        self.writer.add_summary(summary_pictures.mistakes(test.images, labels, predictions), step)
+        self.writer.add_summary(summary_pictures.per_digit_accuracy(labels, predictions), step)
+        self.writer.close()
 
     def predict(self, image_paths):
         """Lesson 2's last step: the digit the network sees in each of the user's own images."""
@@ -125,7 +140,7 @@ def main(args):
             app.train()
         app.calculate_accuracy()
         if args.logdir:
-            app.writer.close()
+            app.write_test_summaries()
 
 
 # The flags, each defaulting to the tutorial's value. Their types check each value.
@@ -157,7 +172,9 @@ lessons.add_argument(
 )
 lessons.add_argument("--save-every", type=safety_net.positive_int, metavar="N", help="also save every N steps (default: only at the end)")
 lessons.add_argument("--eval-only", action="store_true", help="only print the accuracy of the newest checkpoint in --save-dir")
-lessons.add_argument("--logdir", type=safety_net.directory, metavar="DIR", help="write TensorBoard events to a new run directory in DIR")
+lessons.add_argument(
+    "--logdir", type=safety_net.directory, metavar="DIR", help="write TensorBoard events (curves, histograms, pictures) to a new run directory in DIR"
+)
 lessons.add_argument("--predict", nargs="+", metavar="IMAGE", help="print the digit the checkpoint in --save-dir sees in each image")
 lessons.add_argument("--show", action="store_true", help="with --predict, also show each image as the model saw it, and its second guess")
 

@@ -10,6 +10,7 @@ from contextlib import redirect_stdout
 import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
+from PIL import Image
 
 import train
 from data_set import input_data
@@ -88,18 +89,29 @@ def test_eval_only_needs_a_checkpoint(tmp_path):
     assert result.returncode == 2 and "--eval-only needs --save-dir" in result.stderr
 
 
-def test_tensorboard_events_hold_the_graph_loss_accuracy_and_weights(tmp_path):
-    result = run_train("--steps", 30, "--logdir", tmp_path)
+def decoded(image):
+    """The pixels of an image summary's PNG, as Pillow reads them: (height, width) for gray,
+    (height, width, 3) for RGB."""
+    return np.asarray(Image.open(io.BytesIO(image.encoded_image_string)))
+
+
+def test_tensorboard_events_hold_the_graph_loss_accuracy_weights_and_pictures(tmp_path, mnist):
+    logs, ckpt = tmp_path / "logs", tmp_path / "ckpt"
+    result = run_train("--steps", 30, "--logdir", logs, "--save-dir", ckpt)
     assert result.returncode == 0, result.stderr
-    [run] = os.listdir(tmp_path)
-    assert f"TensorBoard events go to {tmp_path / run}" in result.stdout.splitlines()
-    [event_file] = os.listdir(tmp_path / run)
-    graph_found, scalars, histograms = False, {}, {}
-    for event in tf.train.summary_iterator(str(tmp_path / run / event_file)):
+    [run] = os.listdir(logs)
+    assert f"TensorBoard events go to {logs / run}" in result.stdout.splitlines()
+    [event_file] = os.listdir(logs / run)
+    graph_found, scalars, histograms, images, texts = False, {}, {}, {}, {}
+    for event in tf.train.summary_iterator(str(logs / run / event_file)):
         graph_found |= bool(event.graph_def)
         for value in event.summary.value:
             if value.HasField("histo"):
                 histograms.setdefault(value.tag, []).append((event.step, value.histo))
+            elif value.HasField("image"):
+                images.setdefault(value.tag, []).append((event.step, value.image))
+            elif value.metadata.plugin_data.plugin_name == "text":
+                texts.setdefault(value.tag, []).append((event.step, value.tensor.string_val[0].decode()))
             else:
                 scalars.setdefault(value.tag, []).append((event.step, value.simple_value))
     assert graph_found
@@ -111,6 +123,63 @@ def test_tensorboard_events_hold_the_graph_loss_accuracy_and_weights(tmp_path):
     assert sorted(histograms) == ["b", "w"]
     assert [step for step, _ in histograms["w"]] == [10, 20, 30]
     assert histograms["w"][-1][1].num == 7840 and histograms["b"][-1][1].num == 10
+
+    # What the run ended with, computed here from its checkpoint by the same network.
+    _, args = train.parse_args(["--save-dir", str(ckpt)])
+    with tf.Graph().as_default(), redirect_stdout(io.StringIO()):
+        app = train.Train(args, mnist)
+        assert train.restore_newest_checkpoint(app)
+        w, y = app.sess.run([app.net.w, app.net.y], feed_dict={app.net.x: mnist.test.images})
+    labels, predictions = mnist.test.labels.argmax(1), y.argmax(1)
+
+    # The ten templates at each logged step, made in the graph: w's columns as 28x28 RGB pictures,
+    # red where a weight is positive, blue where it is negative, white where it is 0 (the blank
+    # corners).
+    templates = []
+    for digit in range(10):
+        shown = images[f"weights/image/{digit}"]
+        assert [step for step, _ in shown] == [10, 20, 30]
+        assert all((image.height, image.width, image.colorspace) == (28, 28, 3) for _, image in shown)
+        pixels = [decoded(image) for _, image in shown]
+        assert all(picture.shape == (28, 28, 3) for picture in pixels)
+        templates.append(pixels[-1].reshape(784, 3).astype(int))  # at step 30, as the checkpoint
+    templates = np.stack(templates, axis=1)  # (784, 10, 3), as w's pixels and digits
+    redness = templates[..., 0] - templates[..., 2]
+    clear = np.abs(w) > np.abs(w).max() / 50  # weights too small to shift a colour are near white
+    assert clear.sum() > 1000 and (w[clear] > 0).any() and (w[clear] < 0).any()
+    assert (np.sign(redness[clear]) == np.sign(w[clear])).all()
+    assert (templates[w == 0] == 255).all()
+    # One scale for all ten: each pixel is white mixed with full red or blue in the share
+    # |w| / max|w| over all ten digits, so only the largest weight is full red or blue.
+    full = np.where(w[..., np.newaxis] > 0, [178, 24, 43], [33, 102, 172])
+    expected = 255 + (np.abs(w) / np.abs(w).max())[..., np.newaxis] * (full - 255)
+    assert np.abs(templates - expected).max() <= 1
+
+    # The mistakes: the first 20 test digits the model gets wrong, as MNIST has them, each
+    # tagged with its index, its true digit and the digit the model reads.
+    mistakes = {tag: shown for tag, shown in images.items() if tag.startswith("mistakes/")}
+    tagged = [re.fullmatch(r"mistakes/(\d{4}) true (\d) read as (\d)", tag) for tag in sorted(mistakes)]
+    assert all(tagged), sorted(mistakes)
+    wrong = np.flatnonzero(labels != predictions)[:20]
+    assert len(wrong) == 20 and [int(match[1]) for match in tagged] == list(wrong)
+    for match in tagged:
+        index = int(match[1])
+        assert (int(match[2]), int(match[3])) == (labels[index], predictions[index])
+        [(step, image)] = mistakes[match[0]]
+        pixels = decoded(image)
+        assert step == 30 and pixels.shape == (28, 28) and image.colorspace == 1
+        np.testing.assert_array_equal(pixels, np.rint(mnist.test.images[index].reshape(28, 28) * 255))
+
+    # The per-digit table agrees with the checkpoint's own predictions on the 10,000 test images.
+    [(step, table)] = texts["per_digit_accuracy"]
+    rows = [line.strip("|").split("|") for line in table.splitlines()[2:]]
+    assert step == 30 and len(rows) == 10
+    for digit, (shown, count, accuracy, mistaken) in enumerate(rows):
+        read = np.bincount(predictions[labels == digit], minlength=10)
+        confused = np.where(np.arange(10) == digit, -1, read).argmax()
+        assert int(shown) == digit and int(count) == read.sum()
+        assert accuracy.strip() == f"{100 * read[digit] / read.sum():.1f}%"
+        assert mistaken.strip() == f"read as {confused} in {100 * read[confused] / read.sum():.1f}% of cases"
 
 
 def test_each_run_writes_its_own_directory_under_logdir(tmp_path):

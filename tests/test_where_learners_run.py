@@ -13,6 +13,7 @@ import subprocess
 import sys
 import termios
 import time
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -373,7 +374,7 @@ def test_a_moved_checkpoint_directory_keeps_working(trained, tmp_path):
 # --- TensorBoard, TensorFlow's own viewer, reads what --logdir wrote ---
 
 
-def test_tensorboard_shows_the_loss_and_accuracy_of_a_run(tmp_path):
+def test_tensorboard_shows_the_loss_accuracy_and_pictures_of_a_run(tmp_path):
     result = run_train("--steps", 30, "--logdir", tmp_path)
     assert result.returncode == 0, result.stderr
     [run] = os.listdir(tmp_path)
@@ -391,25 +392,36 @@ def test_tensorboard_shows_the_loss_and_accuracy_of_a_run(tmp_path):
                 address = match[1]
                 break
         assert address, "TensorBoard did not start"
-        tags = {}
+
+        def get(path, **query):
+            with urllib.request.urlopen(address + path + "?" + urllib.parse.urlencode(query), timeout=10) as response:
+                return json.load(response)
+
         for _ in range(60):  # it reads the event files in the background, soon after it starts
-            with urllib.request.urlopen(address + "data/plugin/scalars/tags", timeout=10) as response:
-                tags = json.load(response)
-            if {"loss", "accuracy"} <= set(tags.get(run, {})):
+            # per_digit_accuracy is the run's last summary: once it is there, all are.
+            if run in get("data/plugin/text/tags"):
                 break
             time.sleep(0.5)
-        assert {"loss", "accuracy"} <= set(tags[run])
-        query = f"data/plugin/scalars/scalars?run={run}&tag="
-        with urllib.request.urlopen(address + query + "loss", timeout=10) as response:
-            loss = json.load(response)
-        with urllib.request.urlopen(address + query + "accuracy", timeout=10) as response:
-            accuracy = json.load(response)
+        assert {"loss", "accuracy"} <= set(get("data/plugin/scalars/tags")[run])
+        loss = get("data/plugin/scalars/scalars", run=run, tag="loss")
+        accuracy = get("data/plugin/scalars/scalars", run=run, tag="accuracy")
+        images = get("data/plugin/images/tags")[run]
+        weights_3 = get("data/plugin/images/images", run=run, tag="weights/image/3")
+        texts = get("data/plugin/text/tags")[run]
+        [table] = get("data/plugin/text/text", run=run, tag="per_digit_accuracy")
     finally:
         board.terminate()
         board.wait(timeout=30)
     assert [step for _, step, _ in loss] == [10, 20, 30]
     assert [round(value, 2) for _, _, value in loss] == printed
     assert [step for _, step, _ in accuracy] == [10, 20, 30] and all(0.5 < value < 1 for _, _, value in accuracy)
+    assert sorted(tag for tag in images if tag.startswith("weights/")) == [f"weights/image/{digit}" for digit in range(10)]
+    assert [image["step"] for image in weights_3] == [10, 20, 30]
+    mistakes = [tag for tag in images if tag.startswith("mistakes/")]
+    assert len(mistakes) == 20 and all(re.fullmatch(r"mistakes/\d{4} true \d read as \d", tag) for tag in mistakes)
+    assert texts == ["per_digit_accuracy"]
+    # Rendered from its markdown: a table with a row for each digit.
+    assert table["step"] == 30 and table["text"].count("<tr>") == 11 and "read as" in table["text"]
 
 
 # --- a Python without the packages ---
