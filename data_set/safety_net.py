@@ -362,7 +362,7 @@ def _reason(error, directory):
     if isinstance(error, OSError) and error.strerror:
         return error.strerror
     # TensorFlow's message holds the strerror somewhere among its lines of graph detail.
-    for number in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENAMETOOLONG, errno.ENOENT, errno.EIO):
+    for number in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EROFS, errno.EACCES, errno.EPERM, errno.ENAMETOOLONG, errno.ENOENT, errno.EIO):
         if os.strerror(number) in _text(error):
             return os.strerror(number)
     try:  # else ask the system directly, writing a file of a checkpoint's size

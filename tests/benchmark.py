@@ -13,6 +13,7 @@ The whole `python train.py`, in fresh processes, against:
 2. Keras 3's model.fit of the same model (Dense(10, softmax), zero init, SGD(0.001), summed
    cross-entropy, 2000 steps of 64, the loss printed every 10 steps), on the same reader;
 3. a bare `import tensorflow.compat.v1` that exits at once: the floor of any TensorFlow program.
+And `python train.py --logdir DIR` against the default run: lesson 3's events cost at most 10%.
 For information, with no target: train.py's 2,000-step training loop against its floor, 2,000
 sess.run([train, loss]) on one fixed batch (the two take turns every 100 steps, on fresh graphs
 in one process), and read_data_sets(..., one_hot=True) against the plain reader.
@@ -194,10 +195,13 @@ def alternated(repeat, *measures):
 
 
 def whole_runs(repeat, plain_dir):
-    """train.py, the plain port, Keras's fit and the bare import, each run once a round."""
+    """train.py, the plain port, Keras's fit, the bare import and train.py --logdir (into a new
+    directory each time), each run once a round."""
+    logs = os.path.join(plain_dir, "logs")
     return alternated(
         repeat,
         lambda: run_child([sys.executable, os.path.join(REPO, "train.py")], plain_dir),
+        lambda: run_child([sys.executable, os.path.join(REPO, "train.py"), "--logdir", logs], plain_dir),
         lambda: run_child([sys.executable, "plain_train.py", DATA], plain_dir),
         lambda: run_child([sys.executable, "keras_fit.py", DATA], plain_dir),
         lambda: run_child([sys.executable, "-c", BARE_IMPORT], plain_dir),
@@ -272,7 +276,7 @@ def main():
         ):
             with open(os.path.join(plain_dir, name + ".py"), "w") as file:
                 file.write(textwrap.dedent(source))
-        ours, plain, keras, bare = whole_runs(repeat, plain_dir)
+        ours, logdir, plain, keras, bare = whole_runs(repeat, plain_dir)
         reader_ours, reader_plain = reader_times(QUICK_REPEATS * repeat, plain_dir)
     loop, floor = training_loop_times(QUICK_REPEATS * repeat)
 
@@ -282,6 +286,8 @@ def main():
         ("whole run, wall (s)", wall, "Keras fit", [r[0] for r in keras], 0.50),
         ("whole run, wall (s)", wall, "bare import", [r[0] for r in bare], 1.40),
         ("whole run, peak RSS (MiB)", rss, "plain port", [r[1] for r in plain], 0.75),
+        # Lesson 3's curves, histograms and pictures against the default run: at most 10% more.
+        ("--logdir run, wall (s)", [r[0] for r in logdir], "default run", wall, 1.10),
         ("training loop, 2000 steps (s)", loop, "floor", floor, None),
         ("read_data_sets, one_hot (s)", reader_ours, "plain reader", reader_plain, None),
     ]

@@ -193,7 +193,13 @@ def assert_stopped_saving_with(process, save_dir, reason):
 def test_a_disk_made_read_only_during_a_run_keeps_what_was_saved(small_disk):
     disk = small_disk(1024)
     process = started_saving_every_10_steps(disk)
-    subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+    for _ in range(100):  # the system refuses while a checkpoint file is open for writing
+        if subprocess.run(["mount", "-o", "remount,ro", str(disk)], capture_output=True).returncode == 0:
+            break
+        time.sleep(0.01)
+    else:
+        process.kill()
+        raise AssertionError("the disk could not be made read-only")
     assert_stopped_saving_with(process, disk, "Read-only file system")
 
 

@@ -125,7 +125,7 @@ def test_tensorboard_events_hold_the_graph_loss_accuracy_weights_and_pictures(tm
     assert histograms["w"][-1][1].num == 7840 and histograms["b"][-1][1].num == 10
 
     # What the run ended with, computed here from its checkpoint by the same network.
-    _, args = train.parse_args(["--save-dir", str(ckpt)])
+    args = train.parser.parse_args(["--save-dir", str(ckpt)])
     with tf.Graph().as_default(), redirect_stdout(io.StringIO()):
         app = train.Train(args, mnist)
         assert train.restore_newest_checkpoint(app)
@@ -189,6 +189,35 @@ def test_each_run_writes_its_own_directory_under_logdir(tmp_path):
     runs = sorted(os.listdir(tmp_path))
     assert len(runs) == 3 and all(name.startswith("run-") for name in runs)
     assert all(len(os.listdir(tmp_path / run)) == 1 for run in runs)
+
+
+def summary_tags(directory):
+    """{tag: [(step, value proto)]} of every summary in the one run directory under directory."""
+    [run] = os.listdir(directory)
+    tags = {}
+    for name in os.listdir(directory / run):
+        for event in tf.train.summary_iterator(str(directory / run / name)):
+            for value in event.summary.value:
+                tags.setdefault(value.tag, []).append((event.step, value))
+    return tags
+
+
+def test_eval_only_with_logdir_writes_the_checkpoints_test_results(tmp_path):
+    assert run_train("--steps", 30, "--save-dir", tmp_path / "ck").returncode == 0
+    result = run_train("--eval-only", "--save-dir", tmp_path / "ck", "--logdir", tmp_path / "logs")
+    assert result.returncode == 0, result.stderr
+    tags = summary_tags(tmp_path / "logs")
+    [(step, value)] = tags["test_accuracy"]
+    assert step == 30 and round(value.simple_value, 2) == accuracy_of(result.stdout)[0]
+    assert "per_digit_accuracy" in tags and any(tag.startswith("mistakes/") for tag in tags)
+    assert "loss" not in tags  # nothing was trained
+
+
+def test_a_run_too_short_to_log_a_step_still_gives_tensorboard_a_scalar(tmp_path):
+    result = run_train("--steps", 5, "--logdir", tmp_path)
+    assert result.returncode == 0, result.stderr
+    tags = summary_tags(tmp_path)
+    assert "loss" not in tags and [step for step, _ in tags["test_accuracy"]] == [5]
 
 
 def test_logdir_needs_a_validation_set():
