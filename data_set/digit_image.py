@@ -100,10 +100,11 @@ def prepare_digit(path):
 
 
 def text_picture(x):
-    """The prepared digit x (784 values in [0, 1], as prepare_digit returns) as text: 28 lines of
-    56 characters, two per pixel so that it looks square, from ' ' (paper) to '#' (full ink)."""
+    """The prepared digit x (784 values in [0, 1], as prepare_digit returns) as text: 28 lines, two
+    characters per pixel so that it looks square, from ' ' (paper) to '#' (full ink), without
+    trailing spaces (so a line is at most 56 characters, and a blank row is empty)."""
     levels = np.minimum((np.reshape(x, (FIELD, FIELD)) * len(SHADES)).astype(int), len(SHADES) - 1)
-    return "\n".join("".join(2 * SHADES[level] for level in row) for row in levels)
+    return "\n".join("".join(2 * SHADES[level] for level in row).rstrip() for row in levels)
 
 
 def _gray(path):
@@ -129,21 +130,25 @@ def _gray(path):
 
 
 def _reason(error):
+    """The cause of error (an OSError from opening a file) in a few lower-case words."""
     if isinstance(error, UnidentifiedImageError):
         return "not an image file Pillow knows"
     return (error.strerror or str(error)).lower()
 
 
 def _opened(path):
-    """Image.open(path): reads the header only, so the size is known before any decoding."""
-    # Pillow's own bomb check warns or raises without saying the size; prepare_digit's says it.
+    """Image.open(path): reads the header only, so the size is known before any decoding.
+    Changes no setting of Pillow's, so threads may call it together."""
+    # Pillow warns past 89 million pixels and refuses past twice that, without saying the size
+    # this reads; _gray refuses past MAX_PIXELS, fewer, with a message of its own.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
         try:
             return Image.open(path)
-        finally:
-            Image.MAX_IMAGE_PIXELS = limit
+        except Image.DecompressionBombError:
+            raise DigitImageError(
+                f"{path}: has more than the {MAX_PIXELS // 1_000_000} million pixels this reads; save a smaller copy of it"
+            ) from None
 
 
 def _decoded(image):
