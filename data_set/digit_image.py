@@ -34,8 +34,8 @@ DETAIL = 4
 # (the median on its first 1,000 test images of _pen_width, the ink above 0.5, is 0.126).
 PEN = 0.125
 # Ink must stand out from the paper by NOISE_MARGIN times the paper's typical distance from the
-# local paper level (the median over the image, where most pixels are paper):
-# noise rises that far above its median in about one pixel in a million.
+# local paper level (the median of the pixels below INK_FRACTION of the strong ink, so that ink
+# covering most of a tight crop does not count): noise rises that far in about one pixel in a million.
 NOISE_MARGIN = 3
 # and by this fraction of the strong ink, so that faint specks, ruled lines and smudges away from
 # the digit do not stretch its bounding box.
@@ -75,9 +75,10 @@ def prepare_digit(path):
     Any image Pillow reads works (PNG, JPEG, GIF's first frame, BMP including 1-bit, TIFF,
     WebP, ...), in any mode (1-bit, grey, 16-bit, palette, RGB, CMYK, with or without
     transparency: transparent pixels are paper), turned upright by its EXIF orientation, up to
-    MAX_PIXELS pixels. Dark ink on light paper and light ink on dark both work: the paper is the
-    image's most common level. Uneven lighting, shadows and a desk round the page are taken away
-    by comparing each pixel with the paper around it. The ink is cropped to its bounding box,
+    MAX_PIXELS pixels. Dark ink on light paper and light ink on dark both work: the ink is
+    whichever of the two is found in thinner strokes. Uneven lighting, shadows and a desk round
+    the page are taken away by comparing each pixel with the paper around it, through a window
+    fitted to the strokes; specks far from the digit are left out. The ink is cropped to its box,
     thickened to MNIST's pen width if thinner, scaled with anti-aliasing to fit a 20x20 box
     keeping its aspect ratio, and placed in a 28x28 field with its centre of mass at pixel
     (14, 14), shifted by whole pixels and kept inside the field.
@@ -215,8 +216,8 @@ def _filtered(image, size, reduce):
 
 
 def _ink(gray):
-    """How far each pixel of gray (height, width) stands out from the paper round it, where it is
-    ink: float32 of gray's shape, 0 for paper, ink at full strength near 1."""
+    """How far each pixel of gray (float32 (height, width), levels in [0, 1]) stands out from the
+    paper round it, where it is ink: float32 of gray's shape, 0 for paper, full strength near 1."""
     # Ink high, as the logarithm of the distance from ink's end of the scale: for dark ink,
     # -log(level), for light ink, -log(1 - level). Light falling on the page multiplies the levels,
     # so a dark stroke stands out as far in a shadow as in the light.
@@ -224,8 +225,10 @@ def _ink(gray):
     # Ink is thin, paper is wide: the right reading's window, past its strokes, is the smaller
     # one, whatever shadows and desks lie around (the median or the border would be fooled). Of
     # equal windows, the right reading finds more ink through it.
-    size, threshold, light = min(readings, key=lambda reading: (reading[0], -np.count_nonzero(_contrast(reading[2], reading[0]) > reading[1])))
-    stands_out = _contrast(light, size)
+    contrasts = [_contrast(light, size) for size, _, light in readings]
+    found = [np.count_nonzero(contrast > threshold) for contrast, (_, threshold, _) in zip(contrasts, readings)]
+    right = min((0, 1), key=lambda i: (readings[i][0], -found[i]))
+    stands_out, threshold = contrasts[right], readings[right][1]
     ink = _digit(stands_out > threshold)
     solid = np.percentile(stands_out[ink], SOLID_PERCENTILE) if ink.any() else 1
     return np.where(ink, np.minimum(stands_out / solid, 1), 0).astype(np.float32)
