@@ -34,8 +34,8 @@ DETAIL = 4
 # (the median on its first 1,000 test images of _pen_width, the ink above 0.5, is 0.126).
 PEN = 0.125
 # Ink must stand out from the paper by NOISE_MARGIN times the paper's typical distance from the
-# local paper level (the median over the image, where most pixels are paper):
-# noise rises that far above its median in about one pixel in a million.
+# local paper level (the median of the pixels below INK_FRACTION of the strong ink, so that ink
+# covering most of a tight crop does not count): noise rises that far in about one pixel in a million.
 NOISE_MARGIN = 3
 # and by this fraction of the strong ink, so that faint specks, ruled lines and smudges away from
 # the digit do not stretch its bounding box.
@@ -43,12 +43,25 @@ INK_FRACTION = 0.35
 # The ink's level that counts as full strength, MNIST's 1.0: this percentile of the digit's ink,
 # so that a pencil's grey and broken strokes come out as solid as a pen's.
 SOLID_PERCENTILE = 80
+# Ink more than MARGIN of the digit's size away from the box round all but the outermost
+# OUTLIERS percent of its pixels on each side is a speck, a shadow's edge or a smudge.
+OUTLIERS = 2
+MARGIN = 0.15
 # Fewer inked pixels than this, on the image reduced to WORK, are a speck, not a digit.
 MIN_INK_PIXELS = 10
-# The opening's window sizes tried, odd, each about 1.5 times the last.
-WINDOWS = (3, 5, 7, 11, 15, 23, 35, 53, 79, 119, 161)
-# The window stops growing when the ink it finds grows by less than this factor.
-PLATEAU = 1.15
+# The opening's window sizes tried, odd, each about 1.25 times the last, up to the work size.
+WINDOWS = (3, 5, 7, 9, 11, 15, 19, 25, 31, 41, 51, 65, 81, 101, 129, 161, 201, 241)
+# The window has passed the strokes when it finds this fraction of the ink that windows up to
+# LOOK_AHEAD sizes larger (about twice as wide) find,
+PLATEAU = 0.9
+LOOK_AHEAD = 3
+# Only ink covering this fraction of the image counts as strokes: half the least a digit covers
+# (a faint pencil 1 at the work size, 0.2%), more than the specks of a dithered edge (0.04%).
+STROKES = 0.001
+# The window is then widened by WIDEN sizes (about 1.5 times) to cover the strokes' joins and ends.
+WIDEN = 2
+# Levels are compared by their logarithm, with this added so that the noise of the darkest ink stays small.
+DARKEST = 0.05
 SHADES = " .:#"  # text_picture's characters from paper to full ink: ASCII, for any console
 
 
@@ -62,9 +75,10 @@ def prepare_digit(path):
     Any image Pillow reads works (PNG, JPEG, GIF's first frame, BMP including 1-bit, TIFF,
     WebP, ...), in any mode (1-bit, grey, 16-bit, palette, RGB, CMYK, with or without
     transparency: transparent pixels are paper), turned upright by its EXIF orientation, up to
-    MAX_PIXELS pixels. Dark ink on light paper and light ink on dark both work: the paper is the
-    image's most common level. Uneven lighting, shadows and a desk round the page are taken away
-    by comparing each pixel with the paper around it. The ink is cropped to its bounding box,
+    MAX_PIXELS pixels. Dark ink on light paper and light ink on dark both work: the ink is
+    whichever of the two is found in thinner strokes. Uneven lighting, shadows and a desk round
+    the page are taken away by comparing each pixel with the paper around it, through a window
+    fitted to the strokes; specks far from the digit are left out. The ink is cropped to its box,
     thickened to MNIST's pen width if thinner, scaled with anti-aliasing to fit a 20x20 box
     keeping its aspect ratio, and placed in a 28x28 field with its centre of mass at pixel
     (14, 14), shifted by whole pixels and kept inside the field.
@@ -87,10 +101,11 @@ def prepare_digit(path):
 
 
 def text_picture(x):
-    """The prepared digit x (784 values in [0, 1], as prepare_digit returns) as text: 28 lines of
-    56 characters, two per pixel so that it looks square, from ' ' (paper) to '#' (full ink)."""
+    """The prepared digit x (784 values in [0, 1], as prepare_digit returns) as text: 28 lines, two
+    characters per pixel so that it looks square, from ' ' (paper) to '#' (full ink), without
+    trailing spaces (so a line is at most 56 characters, and a blank row is empty)."""
     levels = np.minimum((np.reshape(x, (FIELD, FIELD)) * len(SHADES)).astype(int), len(SHADES) - 1)
-    return "\n".join("".join(2 * SHADES[level] for level in row) for row in levels)
+    return "\n".join("".join(2 * SHADES[level] for level in row).rstrip() for row in levels)
 
 
 def _gray(path):
@@ -116,32 +131,37 @@ def _gray(path):
 
 
 def _reason(error):
+    """The cause of error (an OSError from opening a file) in a few lower-case words."""
     if isinstance(error, UnidentifiedImageError):
         return "not an image file Pillow knows"
     return (error.strerror or str(error)).lower()
 
 
 def _opened(path):
-    """Image.open(path): reads the header only, so the size is known before any decoding."""
-    # Pillow's own bomb check warns or raises without saying the size; prepare_digit's says it.
+    """Image.open(path): reads the header only, so the size is known before any decoding.
+    Changes no setting of Pillow's, so threads may call it together."""
+    # Pillow warns past 89 million pixels and refuses past twice that, without saying the size
+    # this reads; _gray refuses past MAX_PIXELS, fewer, with a message of its own.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
         try:
             return Image.open(path)
-        finally:
-            Image.MAX_IMAGE_PIXELS = limit
+        except Image.DecompressionBombError:
+            raise DigitImageError(
+                f"{path}: has more than the {MAX_PIXELS // 1_000_000} million pixels this reads; save a smaller copy of it"
+            ) from None
 
 
 def _decoded(image):
     """The opened image, upright, reduced and gray: see _gray."""
-    scale = min(1, WORK / max(image.size))
     if image.format == "JPEG":
         # The JPEG decoder reduces by up to 8 as it decodes: a phone photo never exists full size.
+        scale = min(1, WORK / max(image.size))
         image.draft(image.mode, (round(image.width * scale), round(image.height * scale)))
     image = ImageOps.exif_transpose(image)
+    scale = min(1, WORK / max(image.size))  # after draft, which may have reduced it already
     if image.mode.startswith("I") or image.mode == "F":
-        image = image.convert("F")  # 16- or 32-bit levels: only their differences count, so no scaling
+        image = image.convert("F")  # 16- or 32-bit levels, brought to [0, 1] below by the brightest
     elif "A" in image.getbands() or "transparency" in image.info:
         image = image.convert("RGBA").convert("LA")
     else:
@@ -149,7 +169,7 @@ def _decoded(image):
     size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
     pixels = np.asarray(image.resize(size, Image.Resampling.BOX, reducing_gap=3), np.float32)
     if image.mode == "F":
-        return pixels
+        return pixels / max(pixels.max(), 1)
     pixels = pixels / 255
     if image.mode == "L":
         return pixels
@@ -180,28 +200,36 @@ def _border(image):
 
 
 def _filtered(image, size, reduce):
-    """reduce (np.min, np.max or np.sum) over the size x size square round each pixel of image; size is odd.
-    Beyond the edge the edge pixels repeat, as paper continues past a crop."""
+    """reduce (np.minimum or np.maximum) over the size x size square round each pixel of image
+    (float32 2-D); size is odd. Beyond the edge the image is mirrored: a stroke cut by the edge
+    stays a stroke, at most twice as wide. Windows of 1, 2, 4, ... pixels are combined, so a
+    large window costs little more than a small one."""
     for axis in (0, 1):
-        padding = [(0, 0), (0, 0)]
-        padding[axis] = (size // 2, size // 2)
-        windows = np.lib.stride_tricks.sliding_window_view(np.pad(image, padding, mode="edge"), size, axis=axis)
-        image = reduce(windows, axis=-1)
+        line = np.moveaxis(np.pad(image, [(size // 2, size // 2) if a == axis else (0, 0) for a in (0, 1)], "reflect"), axis, 0)
+        span = 1
+        while 2 * span <= size:
+            line = reduce(line[:-span], line[span:])
+            span *= 2
+        length = image.shape[axis]
+        image = np.moveaxis(reduce(line[:length], line[size - span : size - span + length]), 0, axis)
     return image
 
 
 def _ink(gray):
-    """How far each pixel of gray (height, width) stands out from the paper round it, where it is
-    ink: float32 of gray's shape, 0 for paper, ink at full strength near 1."""
-    readings = (-gray, gray)  # ink high: dark ink on light paper, or light ink on dark
-    windows = [_stroke_window(light) for light in readings]
-    # Ink is thin, paper is wide: compared through the same window, the right reading finds more
-    # ink, whatever shadows and desks lie around (the median or the border would be fooled).
-    common = min(windows)
-    found = [_contrast(light, common) for light in readings]
-    dark = found[0][_above_noise(found[0])].sum() >= found[1][_above_noise(found[1])].sum()
-    stands_out = _contrast(readings[0 if dark else 1], windows[0 if dark else 1])
-    ink = _above_noise(stands_out)
+    """How far each pixel of gray (float32 (height, width), levels in [0, 1]) stands out from the
+    paper round it, where it is ink: float32 of gray's shape, 0 for paper, full strength near 1."""
+    # Ink high, as the logarithm of the distance from ink's end of the scale: for dark ink,
+    # -log(level), for light ink, -log(1 - level). Light falling on the page multiplies the levels,
+    # so a dark stroke stands out as far in a shadow as in the light.
+    readings = [_reading(-np.log(ends + DARKEST)) for ends in (gray, 1 - gray)]
+    # Ink is thin, paper is wide: the right reading's window, past its strokes, is the smaller
+    # one, whatever shadows and desks lie around (the median or the border would be fooled). Of
+    # equal windows, the right reading finds more ink through it.
+    contrasts = [_contrast(light, size) for size, _, light in readings]
+    found = [np.count_nonzero(contrast > threshold) for contrast, (_, threshold, _) in zip(contrasts, readings)]
+    right = min((0, 1), key=lambda i: (readings[i][0], -found[i]))
+    stands_out, threshold = contrasts[right], readings[right][1]
+    ink = _digit(stands_out > threshold)
     solid = np.percentile(stands_out[ink], SOLID_PERCENTILE) if ink.any() else 1
     return np.where(ink, np.minimum(stands_out / solid, 1), 0).astype(np.float32)
 
@@ -211,29 +239,46 @@ def _contrast(light, size):
     opening through a size x size window, the paper level with every light feature narrower than
     the window taken away. An opening follows the paper through gradients and across a shadow's
     edge, and leaves a desk round the page alone when the desk is wider than the window."""
-    return light - _filtered(_filtered(light, size, np.min), size, np.max)
+    return light - _filtered(_filtered(light, size, np.minimum), size, np.maximum)
 
 
-def _stroke_window(light):
-    """The window for _contrast: the first of WINDOWS past which the ink found in light stops
-    growing, which it does once the window is wider than the strokes."""
+def _reading(light):
+    """(window, threshold, light) for light (ink high): the window for _contrast, the first of
+    WINDOWS past which the ink found stops growing, which it does once the window is wider than
+    the strokes, widened by WIDEN; and the contrast above which a pixel is ink."""
     sizes = [size for size in WINDOWS if size <= max(3, min(light.shape))]
-    previous_area = None
-    for size in sizes:
-        area = np.count_nonzero(_above_noise(_contrast(light, size)))
-        if previous_area and area <= PLATEAU * previous_area:
-            return size
-        previous_area = area
-    return sizes[-1]
+    contrasts = [_contrast(light, size) for size in sizes]
+    threshold = _threshold(contrasts[-1])
+    areas = [np.count_nonzero(contrast > threshold) for contrast in contrasts]
+    for i, area in enumerate(areas):
+        if area >= max(MIN_INK_PIXELS, STROKES * light.size) and area >= PLATEAU * max(areas[i : i + LOOK_AHEAD + 1]):
+            return sizes[min(i + WIDEN, len(sizes) - 1)], threshold, light
+    return sizes[-1], threshold, light
 
 
-def _above_noise(contrast):
-    """Which pixels of contrast (ink high, paper near 0) are ink: far above the paper's noise and
-    not a lone speck."""
-    margin = max(NOISE_MARGIN * np.median(contrast), INK_FRACTION * np.percentile(contrast, 99.9))
-    ink = contrast > margin
+def _threshold(contrast):
+    """The contrast above which a pixel of contrast (ink high, paper near 0) is ink: far above the
+    paper's noise, and a fair part of the strong ink."""
+    strong = np.percentile(contrast, 99.9)
+    paper = contrast[contrast < INK_FRACTION * strong]  # not the ink, even where ink covers most of the image
+    return max(NOISE_MARGIN * (np.median(paper) if paper.size else 0), INK_FRACTION * strong)
+
+
+def _digit(ink):
+    """ink (a 2-D bool mask) without lone pixels and specks far from the digit."""
     # A pixel of a stroke has two inked neighbours or more, even on a one-pixel line; noise alone rarely has.
-    return ink & (_filtered(ink.astype(np.float32), 3, np.sum) >= 3)
+    padded = np.pad(ink, 1)
+    height, width = ink.shape
+    inked = sum(padded[i : i + height, j : j + width].astype(np.int8) for i in range(3) for j in range(3))
+    ink = ink & (inked >= 3)
+    if np.count_nonzero(ink) < MIN_INK_PIXELS:
+        return ink
+    # The box round all but the outermost OUTLIERS of the ink, widened by MARGIN of its size.
+    box = [np.percentile(where, [OUTLIERS, 100 - OUTLIERS]) for where in np.nonzero(ink)]
+    margin = MARGIN * max(high - low for low, high in box)
+    rows, columns = (np.arange(side)[:, None] for side in ink.shape)
+    keep = [(low - margin <= where) & (where <= high + margin) for (low, high), where in zip(box, (rows, columns))]
+    return ink & keep[0] & keep[1].T
 
 
 def _normalised(ink):
@@ -245,7 +290,7 @@ def _normalised(ink):
     width = _pen_width(digit > 0.5)
     pen = PEN * DETAIL * BOX
     if width < pen:  # a thinner pen than MNIST's: thicken the strokes, which also joins broken ones
-        digit = _filtered(digit, 2 * round((pen - width) / 2) + 1, np.max)
+        digit = _filtered(digit, 2 * round((pen - width) / 2) + 1, np.maximum)
     digit = np.maximum(_resized(digit, BOX), 0)
     rows, columns = np.indices(digit.shape)
     total = digit.sum()
