@@ -25,6 +25,7 @@ places:
 import argparse
 import contextlib
 import errno
+import faulthandler
 import os
 import re
 import shlex
@@ -158,6 +159,11 @@ def _import_failed(error):
     )
 
 
+# train.py's session runs TensorFlow's kernels in the main thread, where signal handlers run too:
+# on a kernel's stack, repeated Ctrl-C corrupts memory. faulthandler gives the thread a stack of
+# its own for them.
+with contextlib.suppress(AttributeError, ValueError, OSError, RuntimeError):  # hosts without a real stderr
+    faulthandler.enable(sys.__stderr__)
 # A stop signal while TensorFlow loads is remembered and reported when the run starts: raised
 # inside the import, it would leave TensorFlow half loaded.
 _install_stop_handlers()

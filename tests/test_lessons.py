@@ -291,6 +291,42 @@ def test_ctrl_c_stops_the_run_while_the_data_is_still_being_read(tmp_path):
     assert not loss_lines(stdout)
 
 
+# Trains for 3 seconds with train.py's own session while another thread sends this process a
+# signal every half millisecond; the Python handler does nothing, so training goes on.
+TRAINING_UNDER_SIGNALS = """
+import io, os, signal, sys, threading, time
+from contextlib import redirect_stdout
+import train
+with redirect_stdout(io.StringIO()):
+    app = train.Train(train.parser.parse_args([]))
+signal.signal(signal.SIGINT, lambda number, frame: None)
+def interrupt():
+    while True:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.0005)
+threading.Thread(target=interrupt, daemon=True).start()
+steps, end = 0, time.monotonic() + 3
+while time.monotonic() < end:
+    x, label = app.data.train.next_batch(64)
+    app.sess.run(app.net.train, feed_dict={app.net.x: x, app.net.label: label})
+    steps += 1
+print(steps, flush=True)
+os._exit(0)  # the interrupting thread would go on signalling the interpreter's shutdown
+"""
+
+
+def test_signals_at_any_moment_of_a_step_are_safe():
+    """The session runs the kernels in the main thread, where signal handlers run too: on a
+    kernel's stack they corrupt memory within a second, unless the safety net has given the
+    thread a stack of its own for them (faulthandler), as it does on import."""
+    result = subprocess.run(
+        [sys.executable, "-c", TRAINING_UNDER_SIGNALS], cwd=REPO, capture_output=True, text=True,
+        timeout=120, env=fresh_shell_env(),
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert int(result.stdout) > 100
+
+
 @pytest.fixture(scope="module")
 def saved_run(tmp_path_factory):
     directory = tmp_path_factory.mktemp("saved")
