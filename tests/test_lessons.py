@@ -291,7 +291,7 @@ def test_ctrl_c_stops_the_run_while_the_data_is_still_being_read(tmp_path):
     assert not loss_lines(stdout)
 
 
-# Trains for 3 seconds with train.py's own session while another thread sends this process a
+# Trains for 8 seconds with train.py's own session while another thread sends this process a
 # signal every half millisecond; the Python handler does nothing, so training goes on.
 TRAINING_UNDER_SIGNALS = """
 import io, os, signal, sys, threading, time
@@ -305,7 +305,7 @@ def interrupt():
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.0005)
 threading.Thread(target=interrupt, daemon=True).start()
-steps, end = 0, time.monotonic() + 3
+steps, end = 0, time.monotonic() + 8
 while time.monotonic() < end:
     x, label = app.data.train.next_batch(64)
     app.sess.run(app.net.train, feed_dict={app.net.x: x, app.net.label: label})
