@@ -663,7 +663,10 @@ def _read_state_file(directory):
     newest, everything = None, []
     for key, value in re.findall(r'^\s*(\w+)\s*:\s*"(.*)"\s*$', text, re.M):
         # Only the name: the directory is this one, whatever machine or system wrote the path.
-        path = os.path.join(directory, re.split(r"[\\/]+", value.replace("\\\\", "\\"))[-1])
+        name = re.split(r"[\\/]+", value.replace("\\\\", "\\"))[-1]
+        if not name:
+            continue
+        path = os.path.join(directory, name)
         if key == "model_checkpoint_path":
             newest = path
         elif key == "all_model_checkpoint_paths":
