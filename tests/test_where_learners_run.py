@@ -160,6 +160,17 @@ def test_a_script_that_execs_train_py_lives_on():
     assert steps_printed(result.stdout) == [10, 20] and result.stdout.endswith("the host lives on\n")
 
 
+def test_a_profiler_that_runs_train_py_still_reports():
+    # python -m cProfile runs train.py as its guest, with train.py's own sys.argv: the run must not
+    # end the process before the profiler prints its report.
+    result = subprocess.run(
+        [sys.executable, "-m", "cProfile", "-s", "cumulative", os.path.join(REPO, "train.py"), "--steps", "10"],
+        capture_output=True, text=True, timeout=300, env=fresh_shell_env(), cwd=REPO,
+    )
+    assert result.returncode == 0, result.stderr
+    assert steps_printed(result.stdout) == [10] and "function calls" in result.stdout
+
+
 # --- the reader of stdout goes away, or cannot be written ---
 
 
