@@ -23,21 +23,27 @@ class Train:
     def __init__(self, args):
         self.args = args
         self.net = Network(args.learning_rate)
-        # A graph this small runs fastest in this one thread, with no pool of others (-1).
-        self.sess = tf.Session(config=tf.ConfigProto(intra_op_parallelism_threads=1, inter_op_parallelism_threads=-1))
+        # A graph this small runs fastest in this thread alone: one thread per op, and -1 for
+        # "no pool of threads to hand the ops to".
+        config = tf.ConfigProto(intra_op_parallelism_threads=1, inter_op_parallelism_threads=-1)
+        self.sess = tf.Session(config=config)
         # The weights start at zero, as model.py's tf.zeros says: this runs those initial values.
         self.sess.run(tf.global_variables_initializer())
         if not args.predict:
             # MNIST: 55,000 training, 5,000 validation and 10,000 test images, labels one-hot.
             self.data = input_data.read_data_sets(
-                args.data_dir, one_hot=True, validation_size=args.validation_size, seed=args.seed, source_url=args.source_url
+                args.data_dir,
+                one_hot=True,
+                validation_size=args.validation_size,
+                seed=args.seed,
+                source_url=args.source_url,
             )
         # Lesson 2: checkpoints, named model-<step>, the newest 5 kept.
         self.saver = tf.train.Saver(max_to_keep=5)
         self.saved_step = 0
         if args.save_dir:
             self.restore()
-        # Lesson 3: TensorBoard draws what the FileWriter writes: the graph now, summaries as it trains.
+        # Lesson 3: TensorBoard draws what the FileWriter writes: the graph, then the summaries.
         if args.logdir:
             self.writer = tf.summary.FileWriter(args.logdir, self.sess.graph)
             self.summaries = tf.summary.merge(
@@ -60,14 +66,15 @@ class Train:
                 # A batch: 64 images and their labels; each epoch visits all 55,000 in a new order.
                 x, label = self.data.train.next_batch(self.args.batch_size)
                 # One gradient-descent step; the loss is this batch's, from before the step.
-                _, loss = self.sess.run([self.net.train, self.net.loss], feed_dict={self.net.x: x, self.net.label: label})
+                feed = {self.net.x: x, self.net.label: label}
+                _, loss = self.sess.run([self.net.train, self.net.loss], feed_dict=feed)
                 if (i + 1) % self.args.log_every == 0:
                     print("第%5d步，当前loss：%.2f" % (i + 1, loss))
                     self.write_summaries(loss)
                 if self.args.save_every and (i + 1) % self.args.save_every == 0:
                     self.save()
         finally:
-            # However training ends (done, Ctrl-C, kill, a closed terminal), the steps done are kept.
+            # However training ends (done, Ctrl-C, kill, a closed terminal), the steps are kept.
             self.save()
 
     def calculate_accuracy(self):
@@ -76,7 +83,8 @@ class Train:
         test_x = self.data.test.images
         test_label = self.data.test.labels
         # Only the accuracy op is run, not train: w and b stay as they are.
-        accuracy = self.sess.run(self.net.accuracy, feed_dict={self.net.x: test_x, self.net.label: test_label})
+        feed = {self.net.x: test_x, self.net.label: test_label}
+        accuracy = self.sess.run(self.net.accuracy, feed_dict=feed)
         print("准确率: %.2f，共测试了%d张图片 " % (accuracy, len(test_label)))
 
     def save(self):
@@ -101,18 +109,20 @@ class Train:
         histograms and as the ten digits' templates."""
         if self.args.logdir:
             step = self.sess.run(self.net.global_step)
-            validation = {self.net.x: self.data.validation.images, self.net.label: self.data.validation.labels}
-            self.writer.add_summary(self.sess.run(self.summaries, feed_dict=validation), step)
-            self.writer.add_summary(tf.Summary(value=[tf.Summary.Value(tag="loss", simple_value=loss)]), step)
+            validation = self.data.validation
+            feed = {self.net.x: validation.images, self.net.label: validation.labels}
+            self.writer.add_summary(self.sess.run(self.summaries, feed_dict=feed), step)
+            self.writer.add_summary(scalar("loss", loss), step)
 
     def write_test_summaries(self):
         """Lesson 3, at the end: the test accuracy, the test digits the network gets wrong (the
         mistakes behind that accuracy), and its accuracy on each digit."""
         test = self.data.test
         feed = {self.net.x: test.images, self.net.label: test.labels}
-        y, accuracy, step = self.sess.run([self.net.y, self.net.accuracy, self.net.global_step], feed_dict=feed)
+        fetches = [self.net.y, self.net.accuracy, self.net.global_step]
+        y, accuracy, step = self.sess.run(fetches, feed_dict=feed)
         predictions, labels = y.argmax(1), test.labels.argmax(1)
-        self.writer.add_summary(tf.Summary(value=[tf.Summary.Value(tag="test_accuracy", simple_value=accuracy)]), step)
+        self.writer.add_summary(scalar("test_accuracy", accuracy), step)
         self.writer.add_summary(summary_pictures.mistakes(test.images, labels, predictions), step)
         self.writer.add_summary(summary_pictures.per_digit_accuracy(labels, predictions), step)
         self.writer.close()
@@ -126,12 +136,19 @@ class Train:
             print("        -> Predict digit %d (probability %.2f)" % (y.argmax(), y.max()))
             if self.args.show:  # what the model saw, to tell why it misread a digit
                 second = y.argsort()[-2]
-                print("           next most likely %d (probability %.2f); the image as the model saw it:" % (second, y[second]))
+                print("           next most likely %d (probability %.2f); " % (second, y[second])
+                      + "the image as the model saw it:")
                 print(digit_image.text_picture(x))
 
 
+def scalar(tag, value):
+    """A summary of one number, such as the loss, for TensorBoard's Scalars tab."""
+    return tf.Summary(value=[tf.Summary.Value(tag=tag, simple_value=value)])
+
+
 def main(args):
-    """The tutorial's main (app = Train(), app.train(), app.calculate_accuracy()), with the lessons' flags."""
+    """The tutorial's main (app = Train(), app.train(), app.calculate_accuracy()), with the
+    lessons' flags."""
     with tf.Graph().as_default():  # a graph of its own: a notebook may run this file twice
         app = Train(args)
         if args.predict:
@@ -146,38 +163,40 @@ def main(args):
 
 # The flags, each defaulting to the tutorial's value. Their types check each value.
 parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
-parser.add_argument("--steps", type=safety_net.positive_int, default=2000, metavar="N", help="training steps (default: %(default)s)")
-parser.add_argument("--batch-size", type=safety_net.positive_int, default=64, metavar="N", help="images per step (default: %(default)s)")
-parser.add_argument(
-    "--learning-rate", type=safety_net.learning_rate, default=0.001, metavar="R", help="gradient descent step size (default: %(default)s)"
-)
-parser.add_argument("--log-every", type=safety_net.positive_int, default=10, metavar="N", help="print the loss every N steps (default: %(default)s)")
-parser.add_argument(
-    "--data-dir", type=safety_net.directory, default=input_data.SHIPPED_DIR, metavar="DIR", help="where the four MNIST files are (default: %(default)s)"
-)
-parser.add_argument(
-    "--validation-size", type=safety_net.count, default=5000, metavar="N", help="training images held out for validation (default: %(default)s)"
-)
-parser.add_argument("--seed", type=safety_net.count, metavar="N", help="seeds the shuffling: same seed, same output (default: none, runs vary)")
-parser.add_argument(
-    "--source-url",
-    action="append",
-    metavar="URL",
-    help="a mirror to download a missing file from; repeat to try several in order "
-    "(default: %s)" % " then ".join(input_data.DEFAULT_SOURCE_URLS),
-)
-parser.add_argument("--verbose", action="store_true", help="show TensorFlow's start-up messages and warnings")
-lessons = parser.add_argument_group("the tutorial's next lessons: checkpoints, TensorBoard, your own digit")
-lessons.add_argument(
-    "--save-dir", type=safety_net.directory, metavar="DIR", help="save checkpoints in DIR and continue from the newest; --steps is the total to reach"
-)
-lessons.add_argument("--save-every", type=safety_net.positive_int, metavar="N", help="also save every N steps (default: only at the end)")
-lessons.add_argument("--eval-only", action="store_true", help="only print the accuracy of the newest checkpoint in --save-dir")
-lessons.add_argument(
-    "--logdir", type=safety_net.directory, metavar="DIR", help="write TensorBoard events (curves, histograms, pictures) to a new run directory in DIR"
-)
-lessons.add_argument("--predict", nargs="+", metavar="IMAGE", help="print the digit the checkpoint in --save-dir sees in each image")
-lessons.add_argument("--show", action="store_true", help="with --predict, also show each image as the model saw it, and its second guess")
+parser.add_argument("--steps", type=safety_net.positive_int, default=2000, metavar="N",
+                    help="training steps (default: %(default)s)")
+parser.add_argument("--batch-size", type=safety_net.positive_int, default=64, metavar="N",
+                    help="images per step (default: %(default)s)")
+parser.add_argument("--learning-rate", type=safety_net.learning_rate, default=0.001, metavar="R",
+                    help="gradient descent step size (default: %(default)s)")
+parser.add_argument("--log-every", type=safety_net.positive_int, default=10, metavar="N",
+                    help="print the loss every N steps (default: %(default)s)")
+parser.add_argument("--data-dir", type=safety_net.directory, default=input_data.SHIPPED_DIR,
+                    metavar="DIR", help="where the four MNIST files are (default: %(default)s)")
+parser.add_argument("--validation-size", type=safety_net.count, default=5000, metavar="N",
+                    help="training images held out for validation (default: %(default)s)")
+parser.add_argument("--seed", type=safety_net.count, metavar="N",
+                    help="seeds the shuffling: same seed, same output (default: none, runs vary)")
+parser.add_argument("--source-url", action="append", metavar="URL",
+                    help="a mirror to download a missing file from; repeat to try several in "
+                    "order (default: %s)" % " then ".join(input_data.DEFAULT_SOURCE_URLS))
+parser.add_argument("--verbose", action="store_true",
+                    help="show TensorFlow's start-up messages and warnings")
+lessons = parser.add_argument_group("the tutorial's next lessons")
+lessons.add_argument("--save-dir", type=safety_net.directory, metavar="DIR",
+                     help="save checkpoints in DIR and continue from the newest; "
+                     "--steps is then the total to reach")
+lessons.add_argument("--save-every", type=safety_net.positive_int, metavar="N",
+                     help="also save every N steps (default: only at the end)")
+lessons.add_argument("--eval-only", action="store_true",
+                     help="only print the accuracy of the newest checkpoint in --save-dir")
+lessons.add_argument("--logdir", type=safety_net.directory, metavar="DIR",
+                     help="write TensorBoard events (curves, histograms, pictures) "
+                     "to a new run directory in DIR")
+lessons.add_argument("--predict", nargs="+", metavar="IMAGE",
+                     help="print the digit the checkpoint in --save-dir sees in each image")
+lessons.add_argument("--show", action="store_true",
+                     help="with --predict, also show each image as the model saw it")
 
 if __name__ == "__main__":
     safety_net.run(main, parser)

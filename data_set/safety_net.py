@@ -499,6 +499,11 @@ def _prepare_directories(args):
             _probe(args.save_dir, LONGEST_NAME % (args.steps, 0), "--save-dir")
             _State.step_at_start = _newest_complete(args.save_dir) or 0
         elif not os.path.isdir(args.save_dir) and not _is_checkpoint_prefix(args.save_dir):
+            parent = os.path.dirname(args.save_dir) or "."
+            saved = _complete_checkpoints(parent)
+            if CHECKPOINT.fullmatch(os.path.basename(args.save_dir) + ".index") and saved:
+                names = ", ".join(f"model-{step}" for step in sorted(saved))
+                raise RunError(f"{args.save_dir}: no such checkpoint; {parent} holds {names}")
             raise RunError(f"{args.save_dir}: no such directory; {_train_first(args.save_dir)}")
     if args.logdir:
         # Each run writes a directory of its own, so that TensorBoard shows runs side by side.

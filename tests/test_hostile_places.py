@@ -325,6 +325,14 @@ def test_a_checkpoint_prefix_as_save_dir_is_evaluated_and_predicted_with(three_c
     assert f"Restored step 20 from {three_checkpoints}/model-20" in result.stdout
 
 
+def test_a_checkpoint_prefix_that_is_not_there_names_those_that_are(three_checkpoints):
+    result = run_train("--eval-only", "--save-dir", three_checkpoints / "model-1000")
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"error: {three_checkpoints}/model-1000: no such checkpoint; {three_checkpoints} holds model-10, model-20, model-30"
+    ]
+
+
 def test_training_on_a_checkpoint_prefix_suggests_a_command_that_pastes(three_checkpoints, tmp_path):
     copy = copy_of(three_checkpoints, tmp_path, name="my checkpoints")  # a space, as in Windows' folders
     before = snapshot(copy)
