@@ -58,6 +58,11 @@ LOOK_AHEAD = 3
 # Only ink covering this fraction of the image counts as strokes: half the least a digit covers
 # (a faint pencil 1 at the work size, 0.2%), more than the specks of a dithered edge (0.04%).
 STROKES = 0.001
+# The smaller window's reading finds paper, not ink, when the other reading finds more than POCKET
+# times as much ink through it: the paper in a stroke's acute angle is a twentieth of the strokes
+# or less, while a tight crop's edges cut its paper into strips as thin as the strokes, at most
+# about twice their area.
+POCKET = 4
 # The window is then widened by WIDEN sizes (about 1.5 times) to cover the strokes' joins and ends.
 WIDEN = 2
 # Levels are compared by their logarithm, with this added so that the noise of the darkest ink stays small.
@@ -76,7 +81,8 @@ def prepare_digit(path):
     WebP, ...), in any mode (1-bit, grey, 16-bit, palette, RGB, CMYK, with or without
     transparency: transparent pixels are paper), turned upright by its EXIF orientation, up to
     MAX_PIXELS pixels. Dark ink on light paper and light ink on dark both work: the ink is
-    whichever of the two is found in thinner strokes. Uneven lighting, shadows and a desk round
+    whichever of the two is found in thinner strokes, unless the
+    other finds far more through the same window (the paper in a thick pen's sharp corner is thin too). Uneven lighting, shadows and a desk round
     the page are taken away by comparing each pixel with the paper around it, through a window
     fitted to the strokes; specks far from the digit are left out. The ink is cropped to its box,
     thickened to MNIST's pen width if thinner, scaled with anti-aliasing to fit a 20x20 box
@@ -225,10 +231,17 @@ def _ink(gray):
     # Ink is thin, paper is wide: the right reading's window, past its strokes, is the smaller
     # one, whatever shadows and desks lie around (the median or the border would be fooled). Of
     # equal windows, the right reading finds more ink through it.
-    contrasts = [_contrast(light, size) for size, _, light in readings]
-    found = [np.count_nonzero(contrast > threshold) for contrast, (_, threshold, _) in zip(contrasts, readings)]
+    found = [areas[window] for window, _, _, areas in readings]
     right = min((0, 1), key=lambda i: (readings[i][0], -found[i]))
-    stands_out, threshold = contrasts[right], readings[right][1]
+    # But paper caught in an acute angle between two strokes, or in a small loop, is thin too, and
+    # a thick pen's strokes can be wider than it: the wrong reading then settles on that pocket
+    # with the smaller window, and the pocket, scaled up, would be a solid wedge. Such a pocket is
+    # a small part of the strokes round it, which the right reading finds through the same window.
+    window, areas = readings[right][0], [reading[3] for reading in readings]
+    if areas[1 - right][window] > POCKET * areas[right][window]:
+        right = 1 - right
+    size, threshold, light, _ = readings[right]
+    stands_out = _contrast(light, size)
     ink = _digit(stands_out > threshold)
     solid = np.percentile(stands_out[ink], SOLID_PERCENTILE) if ink.any() else 1
     return np.where(ink, np.minimum(stands_out / solid, 1), 0).astype(np.float32)
@@ -243,17 +256,19 @@ def _contrast(light, size):
 
 
 def _reading(light):
-    """(window, threshold, light) for light (ink high): the window for _contrast, the first of
-    WINDOWS past which the ink found stops growing, which it does once the window is wider than
-    the strokes, widened by WIDEN; and the contrast above which a pixel is ink."""
+    """(window, threshold, light, areas) for light (ink high): the window for _contrast, the first
+    of WINDOWS past which the ink found stops growing, which it does once the window is wider than
+    the strokes, widened by WIDEN; the contrast above which a pixel is ink; and the number of
+    pixels found to be ink through each window tried, by window."""
     sizes = [size for size in WINDOWS if size <= max(3, min(light.shape))]
     contrasts = [_contrast(light, size) for size in sizes]
     threshold = _threshold(contrasts[-1])
     areas = [np.count_nonzero(contrast > threshold) for contrast in contrasts]
+    by_size = dict(zip(sizes, areas))
     for i, area in enumerate(areas):
         if area >= max(MIN_INK_PIXELS, STROKES * light.size) and area >= PLATEAU * max(areas[i : i + LOOK_AHEAD + 1]):
-            return sizes[min(i + WIDEN, len(sizes) - 1)], threshold, light
-    return sizes[-1], threshold, light
+            return sizes[min(i + WIDEN, len(sizes) - 1)], threshold, light, by_size
+    return sizes[-1], threshold, light, by_size
 
 
 def _threshold(contrast):

@@ -15,7 +15,7 @@ import zlib
 import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
-from PIL import Image
+from PIL import Image, ImageDraw
 
 import model
 from data_set.digit_image import MAX_PIXELS, DigitImageError, prepare_digit, text_picture
@@ -143,6 +143,37 @@ def test_an_exif_rotated_image_is_read_upright(fmt, suffix, tmp_path):
     # A JPEG turned is compressed in other blocks: its ink differs a little more.
     tolerance = 0.04 if fmt == "JPEG" else 0.01
     assert same_digit(prepare_digit(write(tmp_path / f"sideways{suffix}", stored.getvalue())), expected, tolerance)
+
+
+# Clean digits of plain lines, with acute angles between their strokes: the paper caught in such an
+# angle is as thin as a thick pen's stroke. The 1 has a flag, the 4 an open top, the 7 no bar.
+PEN_DRAWINGS = {
+    1: [[(180, 90), (210, 55), (210, 250)]],
+    4: [[(200, 50), (140, 180), (270, 180)], [(235, 90), (235, 250)]],
+    7: [[(130, 60), (270, 60), (180, 250)]],
+}
+
+
+def pen_drawing(path, digit, width):
+    """The path of a PNG of digit drawn with ImageDraw lines of a pen width pixels wide, dark on a white 400x300 canvas."""
+    canvas = Image.new("L", (400, 300), 255)
+    pen = ImageDraw.Draw(canvas)
+    for line in PEN_DRAWINGS[digit]:
+        pen.line(line, fill=20, width=width, joint="curve")
+    canvas.save(path)
+    return str(path)
+
+
+@pytest.mark.parametrize("digit", sorted(PEN_DRAWINGS))
+def test_a_thick_clean_pen_is_not_filled_in_and_reads_right(digit, classify, tmp_path):
+    # The same drawing with a thin pen, thickened to MNIST's pen, is the reference for the ink's area.
+    thin = (prepare_digit(pen_drawing(tmp_path / "thin.png", digit, 4)) > 0.5).sum()
+    for width in range(8, 25, 2):
+        prepared = prepare_digit(pen_drawing(tmp_path / f"{width}.png", digit, width))
+        # A thick pen is at most MNIST's pen (2.5 pixels of the 20x20 box), give or take the
+        # anti-aliasing; a solid wedge between two strokes is 4 times the ink.
+        assert (prepared > 0.5).sum() < 1.6 * thin, f"width {width}:\n{text_picture(prepared)}"
+        assert classify(prepared).argmax() == digit, f"width {width}:\n{text_picture(prepared)}"
 
 
 def test_text_picture_is_28_lines_of_at_most_56_ascii_characters_without_trailing_spaces():
