@@ -7,6 +7,7 @@ import errno
 import hashlib
 import http.client
 import os
+import re
 import secrets
 import socket
 import urllib.error
@@ -57,13 +58,13 @@ def fetch(path, urls, sha256=None, trusted=(), check=None):
     """
     failures, advice = [], []
     for url in sorted(urls, key=lambda url: _mirror(url) in _failed_mirrors):
-        print(f"Downloading {os.path.basename(path)} from {url}", flush=True)
+        print(f"Downloading {os.path.basename(path)} from {_shown(url)}", flush=True)
         try:
             data = _get(url)
             note = _verify(url, data, sha256, trusted, check)
         except (OSError, ValueError, http.client.HTTPException) as error:  # a mirror, or its proxy, that misbehaves
             blame = _proxy_failure(url, error)
-            failures.append(f"{url} ({blame[0] if blame else _reason(error)})")
+            failures.append(f"{_shown(url)} ({blame[0] if blame else _reason(error)})")
             if blame and blame[1] not in advice:
                 advice.append(blame[1])
             _failed_mirrors.add(_mirror(url))
@@ -116,11 +117,20 @@ def _mirror(url):
     return url.rsplit("/", 1)[0]
 
 
+def _shown(url):
+    """url as a message shows it: on one line, and without a password it may carry (user:pass@)."""
+    url = re.sub(r"//[^/@]*@", "//", url)
+    return url.encode("unicode_escape").decode("ascii") if not url.isprintable() else url
+
+
 def _proxy_for(url):
     """(name, address) of the proxy urllib sends url through, or None if it goes direct. name is
     the environment variable that sets it, or None where the system's settings do (Windows,
     macOS)."""
-    scheme, host = urllib.parse.urlsplit(url)[:2]
+    try:
+        scheme, host = urllib.parse.urlsplit(url)[:2]
+    except ValueError:  # not a URL at all (an unclosed IPv6 bracket): it never reached a proxy
+        return None
     address = urllib.request.getproxies().get(scheme)
     if not address or urllib.request.proxy_bypass(host):
         return None

@@ -343,12 +343,20 @@ def _output_failed(error, args):
     reason; None for an error that is none of these (then it is a bug of ours)."""
     text = _text(error) if not isinstance(error, OSError) else str(error.filename or "")
     if args and args.save_dir and _is_under(text, args.save_dir):
-        return f"{args.save_dir}: a checkpoint cannot be saved there ({_reason(error, args.save_dir)})"
+        return (
+            f"{args.save_dir}: a checkpoint cannot be saved there ({_reason(error, args.save_dir)}); "
+            "make room or give write access there, or choose another --save-dir"
+        )
     if args and args.logdir and _is_under(text, args.logdir):
-        return f"{args.logdir}: the TensorBoard events cannot be written there ({_reason(error, args.logdir)})"
+        reason = _reason(error, args.logdir)
+        _remove_events(args.logdir)
+        return (
+            f"{args.logdir}: the TensorBoard events cannot be written there ({reason}), and this run's "
+            "were removed; make room there, or choose another --logdir"
+        )
     if isinstance(error, OSError):
         if error.filename is None:
-            return f"the output cannot be written ({error.strerror or error})"
+            return f"the standard output cannot be written ({error.strerror or error}); check where it is redirected to"
         return f"{error.filename}: {error.strerror or error}"
     if isinstance(error, tf.errors.OpError):
         return " ".join(text.split())
@@ -368,7 +376,8 @@ def _reason(error, directory):
     if isinstance(error, OSError) and error.strerror:
         return error.strerror
     # TensorFlow's message holds the strerror somewhere among its lines of graph detail.
-    for number in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EROFS, errno.EACCES, errno.EPERM, errno.ENAMETOOLONG, errno.ENOENT, errno.EIO):
+    reasons = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EROFS, errno.EACCES, errno.EPERM)
+    for number in reasons + (errno.ENAMETOOLONG, errno.EISDIR, errno.ENOTDIR, errno.ENOENT, errno.EIO):
         if os.strerror(number) in _text(error):
             return os.strerror(number)
     try:  # else ask the system directly, writing a file of a checkpoint's size
@@ -384,7 +393,7 @@ def _saved_note(args):
         return ""
     newest = _newest_complete(args.save_dir)
     if newest is None:
-        return "; no checkpoint was saved"
+        return "; no checkpoint is there"
     if newest == _State.step_at_start:
         return f"; the newest checkpoint, {_checkpoint_path(args.save_dir, newest)}, is as it was"
     return f"; the steps done are saved in {_checkpoint_path(args.save_dir, newest)}"
@@ -415,11 +424,11 @@ def _flag(name):
     return "--" + name.replace("_", "-")
 
 
-def _command(*arguments):
-    """A command line the user can paste into their own shell, quoted where it needs it."""
+def _quoted(*arguments):
+    """arguments as the user can paste them into their own shell: quoted where they need it."""
     if os.name == "nt":
-        return subprocess.list2cmdline(["python", "train.py", *arguments])
-    return shlex.join(["python", "train.py", *arguments])
+        return subprocess.list2cmdline(arguments)
+    return shlex.join(arguments)
 
 
 # --- the flags' values -----------------------------------------------------------------------
@@ -467,7 +476,8 @@ def directory(text):
     --flag=~/x is not), so that no directory named ~ is made by mistake."""
     if not text:
         raise argparse.ArgumentTypeError("an empty path; give a directory")
-    return os.path.expanduser(text)
+    # A trailing / names the same directory; without it, DIR/model-20/ is seen as a checkpoint's name.
+    return os.path.expanduser(text.rstrip("/" + os.sep) or text)
 
 
 # --- directories -----------------------------------------------------------------------------
@@ -491,7 +501,7 @@ def _prepare_directories(args):
             parent = os.path.dirname(args.save_dir) or "."
             raise RunError(
                 f"{args.save_dir}: is a checkpoint, not a directory; to train on from the newest "
-                f"checkpoint beside it: {_command('--save-dir', parent)}"
+                f"checkpoint beside it, give {_quoted('--save-dir', parent)}"
             )
         if _trains(args):
             _make_directory(args.save_dir, "--save-dir")
@@ -626,6 +636,10 @@ def checkpoint_to_restore(args, saver):
                 return None
             raise RunError(f"{directory}: holds no checkpoint to use; {_train_first(directory)}")
         path = listed
+        newer = [f"model-{step}" for step in sorted(complete) if complete[step] != path and step > _step(path)]
+        if newer and _trains(args):
+            print(f"Note: {directory}: going on from {os.path.basename(path)}, which its 'checkpoint' file "
+                  f"names; this run replaces {', '.join(newer)} as it reaches their steps")
         # So that the newest 5 are kept in all, those saved before this run included.
         saver.recover_last_checkpoints([p for p in everything if os.path.exists(p + ".index")])
     _check_fits_model(path, directory)
@@ -704,8 +718,22 @@ def _is_checkpoint_prefix(path):
     return not os.path.isdir(path) and os.path.isfile(path + ".index")
 
 
+def _step(path):
+    return int(path.rsplit("-", 1)[1])
+
+
 def _checkpoint_path(directory, step):
     return os.path.join(directory, f"model-{step}")
+
+
+def _remove_events(run_directory):
+    """Remove a run directory of this run's whose events could not all be written: its events
+    files (TensorBoard's own names, nothing else), then the directory if that leaves it empty."""
+    with contextlib.suppress(OSError):
+        for name in os.listdir(run_directory):
+            if ".tfevents." in name:
+                os.remove(os.path.join(run_directory, name))
+        os.rmdir(run_directory)
 
 
 def _remove_saver_litter(directory):
@@ -718,7 +746,8 @@ def _remove_saver_litter(directory):
 
 
 def _train_first(directory):
-    return f"to train into it first: {_command('--save-dir', directory)}"
+    program = sys.argv[0] if os.path.basename(sys.argv[0]) == "train.py" else "train.py"
+    return f"to train into it first: {_quoted('python', program, '--save-dir', directory)}"
 
 
 

@@ -27,6 +27,8 @@ from tests.conftest import (
     train_command,
 )
 
+# What a failed save advises, after its reason.
+MAKE_ROOM = "make room or give write access there, or choose another --save-dir"
 # What a checkpoint directory may hold after any run: checkpoints, the state file, the lock.
 CHECKPOINT_FILE = re.compile(r"model-\d+\.(index|meta|data-\d{5}-of-\d{5})|checkpoint|\.lock")
 
@@ -110,7 +112,7 @@ def test_a_full_disk_names_its_reason_and_the_checkpoint_that_is_safe(small_disk
     assert result.returncode == 1
     [line] = result.stderr.splitlines()
     match = re.fullmatch(
-        rf"error: {disk}: a checkpoint cannot be saved there \(No space left on device\); "
+        rf"error: {disk}: a checkpoint cannot be saved there \(No space left on device\); {MAKE_ROOM}; "
         rf"the steps done are saved in {disk}/model-(\d+)", line
     )
     assert match, line
@@ -126,7 +128,7 @@ def test_a_full_disk_before_any_checkpoint_says_none_was_saved(small_disk):
     result = run_train("--steps", 20, "--save-dir", disk)
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
-        f"error: {disk}: a checkpoint cannot be saved there (No space left on device); no checkpoint was saved"
+        f"error: {disk}: a checkpoint cannot be saved there (No space left on device); {MAKE_ROOM}; no checkpoint is there"
     ]
     assert only_checkpoint_files(disk), os.listdir(disk)
 
@@ -183,7 +185,7 @@ def assert_stopped_saving_with(process, save_dir, reason):
     assert process.returncode == 1
     [line] = stderr.decode().splitlines()
     match = re.fullmatch(
-        rf"error: {save_dir}: a checkpoint cannot be saved there \({reason}\); "
+        rf"error: {save_dir}: a checkpoint cannot be saved there \({reason}\); {MAKE_ROOM}; "
         rf"the steps done are saved in {save_dir}/model-(\d+)", line
     )
     assert match, line
@@ -221,10 +223,11 @@ def test_a_full_disk_under_logdir_is_one_line_after_the_accuracy(small_disk, tmp
     assert result.returncode == 1
     [line] = result.stderr.splitlines()
     assert re.fullmatch(
-        rf"error: {disk}/run-[\d-]+: the TensorBoard events cannot be written there \(No space left on device\); "
+        rf"error: {disk}/run-[\d-]+: the TensorBoard events cannot be written there \(No space left on device\), "
+        rf"and this run's were removed; make room there, or choose another --logdir; "
         rf"the steps done are saved in {tmp_path}/ck/model-300", line
     ), line
-    assert checkpoints(tmp_path / "ck") == [300]
+    assert checkpoints(tmp_path / "ck") == [300] and os.listdir(disk) == []
 
 
 # --- two runs into one --save-dir ---
@@ -299,6 +302,18 @@ def test_a_checkpoint_file_edited_in_notepad_is_read(three_checkpoints, tmp_path
     assert f"Restored step 20 from {copy}/model-20" in result.stdout and steps_printed(result.stdout) == []
 
 
+def test_training_on_from_an_older_checkpoint_says_which_newer_ones_it_replaces(three_checkpoints, tmp_path):
+    copy = copy_of(three_checkpoints, tmp_path)
+    (copy / "checkpoint").write_text('model_checkpoint_path: "model-10"\n')
+    result = run_train("--steps", 20, "--save-dir", copy)
+    assert result.returncode == 0, result.stderr
+    assert (
+        f"Note: {copy}: going on from model-10, which its 'checkpoint' file names; this run replaces "
+        "model-20, model-30 as it reaches their steps"
+    ) in result.stdout
+    assert f"Restored step 10 from {copy}/model-10" in result.stdout and checkpoints(copy) == [10, 20, 30]
+
+
 @pytest.mark.parametrize("state", ["missing", "unreadable", "names a deleted checkpoint"])
 def test_without_a_usable_checkpoint_file_the_newest_complete_checkpoint_is_used(three_checkpoints, tmp_path, state):
     copy = copy_of(three_checkpoints, tmp_path)
@@ -339,10 +354,19 @@ def test_training_on_a_checkpoint_prefix_suggests_a_command_that_pastes(three_ch
     result = run_train("--save-dir", copy / "model-20")
     assert result.returncode == 1
     [line] = result.stderr.splitlines()
-    prefix = f"error: {copy}/model-20: is a checkpoint, not a directory; to train on from the newest checkpoint beside it: "
+    prefix = f"error: {copy}/model-20: is a checkpoint, not a directory; to train on from the newest checkpoint beside it, give "
     assert line.startswith(prefix)
-    assert shlex.split(line[len(prefix) :]) == ["python", "train.py", "--save-dir", str(copy)]
+    assert shlex.split(line[len(prefix) :]) == ["--save-dir", str(copy)]
     assert snapshot(copy) == before
+
+
+def test_a_source_url_that_is_no_url_is_one_line(tmp_path):
+    result = run_train("--data-dir", tmp_path, "--source-url", "http://[::1", "--source-url", "http://me:s3cret@127.0.0.1:9/")
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()
+    assert "http://[::1/train-images-idx3-ubyte.gz (Invalid IPv6 URL)" in line
+    assert "s3cret" not in line + result.stdout and "http://127.0.0.1:9/train-images-idx3-ubyte.gz (" in line
+    assert os.listdir(tmp_path) == []
 
 
 def test_a_missing_save_dir_suggests_a_command_that_pastes(tmp_path):
@@ -351,7 +375,8 @@ def test_a_missing_save_dir_suggests_a_command_that_pastes(tmp_path):
     assert result.returncode == 1
     [line] = result.stderr.splitlines()
     prefix = f"error: {missing}: no such directory; to train into it first: "
-    assert line.startswith(prefix) and shlex.split(line[len(prefix) :]) == ["python", "train.py", "--save-dir", str(missing)]
+    assert line.startswith(prefix)
+    assert shlex.split(line[len(prefix) :]) == ["python", os.path.join(REPO, "train.py"), "--save-dir", str(missing)]
 
 
 # --- old Pythons ---

@@ -83,7 +83,7 @@ def test_eval_only_needs_a_checkpoint(tmp_path):
     result = run_train("--eval-only", "--save-dir", tmp_path)
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
-        f"error: {tmp_path}: holds no checkpoint to use; to train into it first: python train.py --save-dir {tmp_path}"
+        f"error: {tmp_path}: holds no checkpoint to use; to train into it first: python {REPO}/train.py --save-dir {tmp_path}"
     ]
     result = run_train("--eval-only")
     assert result.returncode == 2 and "--eval-only needs --save-dir" in result.stderr
@@ -125,10 +125,9 @@ def test_tensorboard_events_hold_the_graph_loss_accuracy_weights_and_pictures(tm
     assert histograms["w"][-1][1].num == 7840 and histograms["b"][-1][1].num == 10
 
     # What the run ended with, computed here from its checkpoint by the same network.
-    args = train.parser.parse_args(["--save-dir", str(ckpt)])
+    args = train.parser.parse_args(["--save-dir", str(ckpt), "--eval-only"])
     with tf.Graph().as_default(), redirect_stdout(io.StringIO()):
-        app = train.Train(args, mnist)
-        assert train.restore_newest_checkpoint(app)
+        app = train.Train(args)  # restores the newest checkpoint
         w, y = app.sess.run([app.net.w, app.net.y], feed_dict={app.net.x: mnist.test.images})
     labels, predictions = mnist.test.labels.argmax(1), y.argmax(1)
 

@@ -196,7 +196,10 @@ def test_an_output_that_cannot_be_written_is_one_line(tmp_path):
         )
     assert result.returncode == 1
     # The first line, Extracting, already fails: nothing was trained.
-    assert result.stderr == "error: the output cannot be written (No space left on device); no checkpoint was saved\n"
+    assert result.stderr == (
+        "error: the standard output cannot be written (No space left on device); check where it is redirected to; "
+        "no checkpoint is there\n"
+    )
 
 
 @pytest.mark.parametrize("stream", [1, 2])
@@ -296,7 +299,7 @@ def a_file(tmp_path):
 @pytest.mark.parametrize(
     "flags, message",
     [
-        (["--eval-only", "--save-dir", "{tmp}/does-not-exist"], "{tmp}/does-not-exist: no such directory; to train into it first: python train.py --save-dir {tmp}/does-not-exist"),
+        (["--eval-only", "--save-dir", "{tmp}/does-not-exist"], "{tmp}/does-not-exist: no such directory; to train into it first: python {repo}/train.py --save-dir {tmp}/does-not-exist"),
         (["--eval-only", "--save-dir", "{file}"], "{file}: is a file, not a directory; choose another --save-dir"),
         (["--save-dir", "{file}"], "{file}: is a file, not a directory; choose another --save-dir"),
         (["--save-dir", "{file}/ck"], "{file}/ck: cannot be written (Not a directory); choose another --save-dir"),
@@ -311,7 +314,7 @@ def test_a_directory_flag_that_cannot_be_used_is_one_line_and_creates_nothing(tm
     flags = [flag.format(tmp=tmp_path, file=a_file) for flag in flags]
     result = run_train(*flags)
     assert result.returncode == 1
-    assert result.stderr.splitlines() == ["error: " + message.format(tmp=tmp_path, file=a_file)]
+    assert result.stderr.splitlines() == ["error: " + message.format(tmp=tmp_path, file=a_file, repo=REPO)]
     assert loss_lines(result.stdout) == []
     assert snapshot(tmp_path) == before and sorted(os.listdir(tmp_path)) == ["a-file"]
 
