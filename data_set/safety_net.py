@@ -5,7 +5,8 @@ This module is not about data. It lives in data_set/ because the project's top l
 places:
 
 - `from data_set import safety_net`, its first import, loads TensorFlow with the ten lines its
-  C++ writes while loading kept aside (--verbose shows them).
+  C++ writes while loading kept aside (--verbose shows them), and gives the main thread a stack
+  of its own for signal handlers (train.py's session runs TensorFlow's kernels in that thread).
 - `safety_net.run(main, parser)` parses the flags and runs main() with the net around it:
   - stop signals (Ctrl-C, kill, a closed terminal, Windows' Ctrl-Break) stop the run with one
     line and exit status 128 + the signal's number; the lesson's train() saves the steps done;
@@ -20,7 +21,8 @@ places:
 - `checkpoint_to_restore()` finds the checkpoint to continue from, even in a directory copied
   from another machine or a `checkpoint` file edited by hand, and checks it fits the model.
 - `prepared_digits()` prepares the user's own images, one error line for each bad one.
-- `positive_int`, `learning_rate` and `directory` are argparse types that check a flag's value.
+- `positive_int`, `count`, `learning_rate` and `directory` are argparse types that check a
+  flag's value.
 """
 import argparse
 import contextlib
