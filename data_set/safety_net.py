@@ -40,6 +40,8 @@ import threading
 import time
 
 STOP_SIGNALS = [getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK") if hasattr(signal, name)]
+# The timer's signal by which a stop signal that came at an unsafe moment is looked at again.
+RECHECK = getattr(signal, "SIGALRM", None)
 CHECKPOINT = re.compile(r"model-(\d+)\.index")
 # What TensorFlow's Saver leaves when a save fails: its temporary files, never a user's.
 SAVER_LITTER = re.compile(r"(model-\d+\..*\.tempstate\d+|(model-\d+\.meta|checkpoint)\.tmp[0-9a-f]{32})")
@@ -61,7 +63,8 @@ class _State:
     """The run in progress: what the stop-signal handler and the error boundary need to know."""
 
     received = None  # the number of the first stop signal received
-    holding = True  # True while a stop signal must only be remembered (TensorFlow loading, the run ending)
+    unraised = False  # True until Stopped is raised for it
+    holding = True  # True while a stop signal is only remembered: before run() starts, and once it ends
     original_handlers = {}  # the stop-signal handlers a host had before ours, given back after a run
     start_up_lines = ""  # what TensorFlow wrote while it loaded
     step_at_start = None  # the newest checkpoint's step in --save-dir when the run began
@@ -73,18 +76,39 @@ class _State:
 
 def _on_stop_signal(number, frame):
     # Only the first signal stops the run: pressed again, Ctrl-C must not cut short the saving
-    # that the first one started.
-    if _State.received is None:
-        _State.received = number
-        if not _State.holding:
-            raise Stopped(number)
+    # that the first one started. RECHECK is no stop signal: the timer below.
+    if _State.received is None and number != RECHECK:
+        _State.received, _State.unraised = number, True
+    if not _State.unraised or _State.holding:
+        return
+    if _in_unsafe_code(frame):
+        # Raised here, it could leave one of TensorFlow's locks taken for good (the save that
+        # follows then hangs) or a module half imported. Look again in a millisecond, when the
+        # code has moved on: a timer's signal on Unix; on Windows, which has none, the same signal.
+        if RECHECK:
+            signal.setitimer(signal.ITIMER_REAL, 0.001)
+        else:
+            signal.raise_signal(number)
+        return
+    _raise_if_stopped()
+
+
+def _in_unsafe_code(frame):
+    """Whether frame, or any frame that called it, is TensorFlow's, the threading module's or
+    the import machinery's: code that an exception raised at any instruction can leave broken."""
+    while frame:
+        name = frame.f_code.co_filename
+        if f"{os.sep}tensorflow{os.sep}" in name or name == threading.__file__ or name.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _install_stop_handlers():
     """Handle the stop signals in this process (only the main thread can), remembering a host's own."""
     if threading.current_thread() is not threading.main_thread():
         return
-    for number in STOP_SIGNALS:
+    for number in STOP_SIGNALS + [RECHECK] * bool(RECHECK):
         previous = signal.signal(number, _on_stop_signal)
         if previous is not _on_stop_signal:
             _State.original_handlers[number] = previous
@@ -105,6 +129,8 @@ def _is_own_program():
 
 
 def _give_back_stop_handlers():
+    if RECHECK:
+        signal.setitimer(signal.ITIMER_REAL, 0)  # a pending look again: its handler is going
     for number, handler in _State.original_handlers.items():
         signal.signal(number, handler)
     _State.original_handlers = {}
@@ -116,7 +142,10 @@ def _load_tensorflow():
     It writes from C++, before its logging is set up, so only redirecting file descriptor 2
     holds it back. A missing or broken TensorFlow ends the program with one line.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # its later C++ notices, unless the user chose a level
+    # Its C++ notices, unless the user chose a level. TensorFlow reads the level once, as it
+    # loads, before the flags are parsed: so --verbose is looked for here already.
+    if "--verbose" not in sys.argv[1:]:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     with tempfile.TemporaryFile() as start_up:
         try:
             sys.stderr.flush()
@@ -166,11 +195,10 @@ def _import_failed(error):
 # its own for them.
 with contextlib.suppress(AttributeError, ValueError, OSError, RuntimeError):  # hosts without a real stderr
     faulthandler.enable(sys.__stderr__)
-# A stop signal while TensorFlow loads is remembered and reported when the run starts: raised
-# inside the import, it would leave TensorFlow half loaded.
+# A stop signal from here until run() starts is held (remembered, not raised) and reported when
+# the run starts: raised inside the import, it would leave TensorFlow half loaded.
 _install_stop_handlers()
 tf = _load_tensorflow()
-_State.holding = False
 # Imported once TensorFlow is: a missing numpy is then reported in one line, by _load_tensorflow.
 from data_set import digit_image, input_data  # noqa: E402
 if not _State.received and not _is_own_program():
@@ -185,16 +213,17 @@ def run(main, parser, argv=None):
     run: exit the process when train.py is its own program; otherwise give the host back its
     signal handlers and return, raising SystemExit only for a failure (exit status not 0)."""
     _install_stop_handlers()
-    _State.status = 0
+    # A stop signal received before now (TensorFlow loading, train.py's module code) was held:
+    # _run raises it first.
+    _State.holding, _State.status = False, 0
     status = _run(main, parser, argv)
-    _State.holding = True  # from here to the exit, a stop signal has nothing left to stop
     if _is_own_program():
         with contextlib.suppress(OSError, ValueError, AttributeError):  # a closed or broken stdout
             sys.stdout.flush()
             sys.stderr.flush()
         os._exit(status)  # everything is written: TensorFlow's shutdown would take longer than training
     _give_back_stop_handlers()
-    _State.received, _State.holding = None, False
+    _State.received = None
     if status:
         raise SystemExit(status)
 
@@ -216,10 +245,12 @@ def _run(main, parser, argv):
     except SystemExit as exit:  # argparse's usage errors and --help
         return exit.code if isinstance(exit.code, int) else 1
     except BaseException as error:
+        _State.holding = True  # the run has ended: nothing is left for a stop signal to stop
         if args and args.save_dir and _trains(args):
             _remove_saver_litter(args.save_dir)
         return _report(error, parser, args)
     finally:
+        _State.holding = True
         threading.excepthook = host_thread_hook
         _release_save_dir()
         for directory in reversed(_State.created):  # removed if still empty: the run failed before writing there
@@ -259,6 +290,7 @@ def _check_events_written(args):
 
 def _raise_if_stopped():
     if _State.received:
+        _State.unraised = False
         raise Stopped(_State.received)
 
 
