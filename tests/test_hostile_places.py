@@ -8,7 +8,6 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -17,7 +16,6 @@ import pytest
 
 from tests.conftest import (
     REPO,
-    accuracy_of,
     checkpoints,
     fresh_shell_env,
     loss_lines,
